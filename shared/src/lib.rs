@@ -1,0 +1,22 @@
+//! The Identomat callback receiver's shared crate: the callback model, authentication,
+//! validation, redaction and configuration that every function uses.
+//!
+//! Data flows one way: raw body -> [`Acceptance::accept`] (size, JSON object, key, fields) ->
+//! [`Callback`] -> [`Envelope`] -> the family that acts on it.
+
+pub mod auth;
+pub mod callback;
+pub mod config;
+pub mod envelope;
+pub mod error;
+pub mod fields;
+pub mod parse;
+pub mod redact;
+
+pub use auth::{CallbackKeys, PresentedKey};
+pub use callback::{Callback, Family};
+pub use config::{ConfigError, Limits, LinkPolicy};
+pub use envelope::{Envelope, ReceivedAt};
+pub use error::{AuthError, BodyTooLarge, InvalidField, MalformedBody, Rejection};
+pub use fields::Problem;
+pub use parse::Acceptance;

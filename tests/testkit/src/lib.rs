@@ -1,0 +1,191 @@
+//! The test harness: a private moto server on a free loopback port, SDK configuration pointed at
+//! it, and what it recorded.
+//!
+//! Each [`Moto`] is its own server process, so tests that run in parallel never see each other's
+//! messages or tables. The server ends when the `Moto` is dropped, and also when the test
+//! process dies without dropping it: it watches its stdin, a pipe whose other end only the test
+//! process holds.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use serde::Deserialize;
+use serde_json::Value;
+
+pub const REGION: &str = "us-east-1";
+
+const INSTALL_HINT: &str = "moto is not installed: run `make venv` (or `pip install 'moto[server]'` \
+     and set MOTO_PYTHON to that python)";
+
+/// Python that runs moto's server on an ephemeral port and exits when stdin closes.
+const LAUNCHER: &str = "\
+import os, sys, threading
+threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
+from moto.server import main
+main(['-H', '127.0.0.1', '-p', '0'])
+";
+
+pub struct Moto {
+    child: Child,
+    endpoint: String,
+    http: reqwest::Client,
+}
+
+/// An SMS as moto recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SentSms {
+    pub phone_number: String,
+    pub message: String,
+    pub message_id: String,
+}
+
+/// An e-mail as moto recorded it. With both a text and an HTML part, `body` is the HTML part.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SentEmail {
+    pub id: String,
+    pub source: String,
+    pub subject: String,
+    pub body: String,
+    pub destinations: Destinations,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Destinations {
+    pub to_addresses: Vec<String>,
+    pub cc_addresses: Vec<String>,
+    pub bcc_addresses: Vec<String>,
+}
+
+/// The Python that has moto: `MOTO_PYTHON`, else the checkout's `.venv`, else `python3`.
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("MOTO_PYTHON") {
+        return p.into();
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    if venv.exists() {
+        return venv;
+    }
+    "python3".into()
+}
+
+impl Moto {
+    /// Starts a server and waits until it answers. Panics with one line saying how to install
+    /// moto when it is missing: the test cannot mean anything without it.
+    pub async fn start() -> Self {
+        let mut child = Command::new(python())
+            .args(["-c", LAUNCHER])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{INSTALL_HINT} ({e})"));
+        let port = read_port(&mut child);
+        let Some(port) = port else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{INSTALL_HINT}");
+        };
+        let moto = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+        };
+        moto.wait_until_ready().await;
+        moto
+    }
+
+    async fn wait_until_ready(&self) {
+        for _ in 0..200 {
+            let url = format!("{}/moto-api/", self.endpoint);
+            if let Ok(r) = self.http.get(url).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "moto server at {} did not answer within 10 s",
+            self.endpoint
+        );
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// SDK configuration for this server: static test credentials, one region, no retries of
+    /// the SDK's own (a test that needs retries sets them).
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new(
+                "testing", "testing", None, None, "testkit",
+            ))
+            .load()
+            .await
+    }
+
+    /// Forgets everything: messages, tables, identities, secrets.
+    pub async fn reset(&self) {
+        let url = format!("{}/moto-api/reset", self.endpoint);
+        let status = self.http.post(url).send().await.map(|r| r.status());
+        assert!(
+            matches!(status, Ok(s) if s.is_success()),
+            "moto reset failed: {status:?}"
+        );
+    }
+
+    /// Everything moto holds, as `GET /moto-api/data.json` returns it.
+    pub async fn data(&self) -> Value {
+        let url = format!("{}/moto-api/data.json", self.endpoint);
+        let response = self.http.get(url).send().await.expect("moto data.json");
+        response.json().await.expect("moto data.json is JSON")
+    }
+
+    /// The SMS published through SNS, oldest first.
+    pub async fn sms(&self) -> Vec<SentSms> {
+        let data = self.data().await;
+        serde_json::from_value(data["sns"]["SMS"].clone()).unwrap_or_default()
+    }
+
+    /// The e-mails sent through SES, oldest first.
+    pub async fn emails(&self) -> Vec<SentEmail> {
+        let data = self.data().await;
+        serde_json::from_value(data["ses"]["Message"].clone()).unwrap_or_default()
+    }
+}
+
+/// Reads the server's log until it names its port; keeps draining it afterwards so the server
+/// never blocks on a full pipe.
+fn read_port(child: &mut Child) -> Option<u16> {
+    let stderr = child.stderr.take()?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(port) = line
+                .split_once("Running on http://127.0.0.1:")
+                .and_then(|(_, rest)| rest.trim().parse::<u16>().ok())
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(port);
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30)).ok()
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
