@@ -1,0 +1,93 @@
+//! The ingress's CPU work per callback, without the network: parse, authenticate, validate and
+//! build the envelope, against a bare `serde_json::from_slice::<Value>` of the same bytes.
+//! `make bench` prints the medians as a table.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use identomat::{Acceptance, CallbackKeys, Envelope, Limits, LinkPolicy, ReceivedAt};
+
+const SAMPLES: &[(&str, &[u8])] = &[
+    (
+        "one-time-password-request",
+        include_bytes!("../../events/callbacks/one-time-password-request.json"),
+    ),
+    (
+        "share-session-link-via-sms",
+        include_bytes!("../../events/callbacks/share-session-link-via-sms.json"),
+    ),
+    (
+        "share-session-link-via-email",
+        include_bytes!("../../events/callbacks/share-session-link-via-email.json"),
+    ),
+    (
+        "email-one-time-password-request",
+        include_bytes!("../../events/callbacks/email-one-time-password-request.json"),
+    ),
+    (
+        "session-change",
+        include_bytes!("../../events/callbacks/session-change.json"),
+    ),
+    (
+        "session-change-kyb",
+        include_bytes!("../../events/callbacks/session-change-kyb.json"),
+    ),
+    (
+        "video-call-status-update-empty",
+        include_bytes!("../../events/callbacks/video-call-status-update-empty.json"),
+    ),
+    (
+        "video-call-status-update-available",
+        include_bytes!("../../events/callbacks/video-call-status-update-available.json"),
+    ),
+];
+
+fn ingress_path(c: &mut Criterion) {
+    let acceptance = Acceptance {
+        keys: CallbackKeys::new(Some("apikey123"), Some("callback-api-key-123")),
+        links: LinkPolicy::default(),
+        limits: Limits::default(),
+    };
+    let received_at = ReceivedAt::from_unix_millis(1_795_000_000_123);
+    for (name, body) in SAMPLES {
+        let mut group = c.benchmark_group(*name);
+        group.bench_function("accept", |b| {
+            b.iter(|| {
+                acceptance
+                    .accept(black_box(body))
+                    .expect("sample is accepted")
+            })
+        });
+        group.bench_function("accept+envelope", |b| {
+            b.iter(|| {
+                let callback = acceptance
+                    .accept(black_box(body))
+                    .expect("sample is accepted");
+                let envelope = Envelope {
+                    request_id: String::from("8f3c2a1e-req"),
+                    received_at,
+                    callback,
+                };
+                black_box(serde_json::to_vec(&envelope).expect("envelope serializes"))
+            })
+        });
+        group.bench_function("bare-parse", |b| {
+            b.iter(|| {
+                black_box(
+                    serde_json::from_slice::<serde_json::Value>(black_box(body)).expect("JSON"),
+                )
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    // Short runs: 24 benchmarks of sub-microsecond work settle within a second or two each.
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2));
+    targets = ingress_path
+}
+criterion_main!(benches);
