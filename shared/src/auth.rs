@@ -7,6 +7,12 @@ use subtle::ConstantTimeEq;
 
 use crate::error::AuthError;
 
+/// The secret is JSON but not `{"current": "...", "previous": "..."}`. The message never
+/// quotes the secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the callback key secret is JSON but not {{\"current\": \"...\", \"previous\": \"...\"}}")]
+pub struct SecretFormatError;
+
 /// What a body carries as `callbackApiKey`.
 /// An escaped JSON string is compared unescaped, so the text may be a copy.
 #[derive(Clone, PartialEq, Eq)]
@@ -53,6 +59,24 @@ impl CallbackKeys {
         // the function refuses everything.
         let previous = current.and(configured(previous));
         Self { current, previous }
+    }
+
+    /// The keys from a Secrets Manager secret: a plain string (the current key) or JSON
+    /// `{"current": "...", "previous": "..."}` with `previous` optional or null.
+    pub fn from_secret(text: &str) -> Result<Self, SecretFormatError> {
+        let trimmed = text.trim();
+        if !trimmed.starts_with('{') {
+            return Ok(Self::new(Some(trimmed), None));
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Rotating {
+            current: String,
+            #[serde(default)]
+            previous: Option<String>,
+        }
+        let keys: Rotating = serde_json::from_str(trimmed).map_err(|_| SecretFormatError)?;
+        Ok(Self::new(Some(&keys.current), keys.previous.as_deref()))
     }
 
     pub fn is_configured(&self) -> bool {
@@ -149,6 +173,42 @@ mod tests {
                 assert_eq!(k.verify(&presented), Err(AuthError::NotConfigured));
             }
         }
+    }
+
+    #[test]
+    fn secret_as_plain_string_or_json() {
+        let plain = CallbackKeys::from_secret("current-key-123\n").unwrap();
+        assert_eq!(plain.verify(&text("current-key-123")), Ok(()));
+        assert!(!plain.has_previous());
+
+        let rotating = CallbackKeys::from_secret(
+            r#"{"current": "current-key-123", "previous": "previous-key-456"}"#,
+        )
+        .unwrap();
+        assert_eq!(rotating.verify(&text("current-key-123")), Ok(()));
+        assert_eq!(rotating.verify(&text("previous-key-456")), Ok(()));
+
+        let cleared =
+            CallbackKeys::from_secret(r#"{"current": "current-key-123", "previous": null}"#)
+                .unwrap();
+        assert_eq!(
+            cleared.verify(&text("previous-key-456")),
+            Err(AuthError::Wrong)
+        );
+
+        for bad in [
+            r#"{"current": 5}"#,
+            r#"{"previous": "x"}"#,
+            r#"{"curent": "x"}"#,
+            "{",
+        ] {
+            assert_eq!(
+                CallbackKeys::from_secret(bad).err(),
+                Some(SecretFormatError),
+                "{bad}"
+            );
+        }
+        assert!(!CallbackKeys::from_secret("  ").unwrap().is_configured());
     }
 
     #[test]

@@ -187,6 +187,13 @@ impl Default for SessionType {
     }
 }
 
+/// See [`Callback::route`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Route<'a> {
+    Family(Family),
+    Unhandled(&'a Unhandled),
+}
+
 /// Which function acts on a callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Family {
@@ -215,16 +222,26 @@ impl Family {
 }
 
 impl Callback {
+    /// Where this callback goes: to a family, or, for a type we do not know, into storage.
+    pub fn route(&self) -> Route<'_> {
+        match self {
+            Callback::SmsOneTimePassword(_) | Callback::SmsSessionLink(_) => {
+                Route::Family(Family::Sms)
+            }
+            Callback::EmailOneTimePassword(_) | Callback::EmailSessionLink(_) => {
+                Route::Family(Family::Email)
+            }
+            Callback::SessionChange(_) => Route::Family(Family::SessionStatus),
+            Callback::VideoCallStatus(_) => Route::Family(Family::VideoCall),
+            Callback::Unhandled(u) => Route::Unhandled(u),
+        }
+    }
+
     /// The family that acts on this callback; `None` for a type we do not know.
     pub fn family(&self) -> Option<Family> {
-        match self {
-            Callback::SmsOneTimePassword(_) | Callback::SmsSessionLink(_) => Some(Family::Sms),
-            Callback::EmailOneTimePassword(_) | Callback::EmailSessionLink(_) => {
-                Some(Family::Email)
-            }
-            Callback::SessionChange(_) => Some(Family::SessionStatus),
-            Callback::VideoCallStatus(_) => Some(Family::VideoCall),
-            Callback::Unhandled(_) => None,
+        match self.route() {
+            Route::Family(f) => Some(f),
+            Route::Unhandled(_) => None,
         }
     }
 

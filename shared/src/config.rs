@@ -39,10 +39,11 @@ pub fn process_env(name: &str) -> Option<String> {
 }
 
 /// Which hosts a session link may point to. Links end up in SMS and e-mails sent in the
-/// company's name, so a link elsewhere is refused rather than delivered.
+/// company's name, so a link elsewhere is refused rather than delivered. Cloning is a reference
+/// count: the ingress hands a copy to every request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkPolicy {
-    allowed_hosts: Vec<String>,
+    allowed_hosts: std::sync::Arc<[String]>,
 }
 
 impl Default for LinkPolicy {
@@ -109,7 +110,7 @@ fn valid_host_name(h: &str) -> bool {
 }
 
 /// What the ingress accepts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_body_bytes: usize,
 }

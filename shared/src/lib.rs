@@ -5,13 +5,16 @@
 //! [`Callback`] -> [`Envelope`] -> the family that acts on it.
 
 pub mod auth;
+pub mod aws;
 pub mod callback;
 pub mod config;
 pub mod envelope;
 pub mod error;
 pub mod fields;
+pub mod logging;
 pub mod parse;
 pub mod redact;
+pub mod store;
 
 pub use auth::{CallbackKeys, PresentedKey};
 pub use callback::{Callback, Family};
@@ -20,3 +23,4 @@ pub use envelope::{Envelope, ReceivedAt};
 pub use error::{AuthError, BodyTooLarge, InvalidField, MalformedBody, Rejection};
 pub use fields::Problem;
 pub use parse::Acceptance;
+pub use store::{SessionsTable, StoreError};

@@ -6,6 +6,10 @@
 //! process dies without dropping it: it watches its stdin, a pipe whose other end only the test
 //! process holds.
 
+pub mod lambda;
+
+pub use lambda::{Answer, FakeLambda, Invocation};
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -161,6 +165,53 @@ impl Moto {
         let data = self.data().await;
         serde_json::from_value(data["ses"]["Message"].clone()).unwrap_or_default()
     }
+}
+
+/// Creates the sessions table as the template does: `sessionId` and `record`, both strings.
+pub async fn create_sessions_table(config: &SdkConfig, name: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute definition")
+    };
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key schema")
+    };
+    aws_sdk_dynamodb::Client::new(config)
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("sessionId"))
+        .attribute_definitions(attribute("record"))
+        .key_schema(key("sessionId", KeyType::Hash))
+        .key_schema(key("record", KeyType::Range))
+        .send()
+        .await
+        .expect("create sessions table");
+}
+
+/// Every item of a table, as moto holds them.
+pub async fn scan_table(
+    config: &SdkConfig,
+    name: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    aws_sdk_dynamodb::Client::new(config)
+        .scan()
+        .table_name(name)
+        .send()
+        .await
+        .expect("scan")
+        .items
+        .unwrap_or_default()
 }
 
 /// Reads the server's log until it names its port; keeps draining it afterwards so the server

@@ -1,0 +1,144 @@
+//! The ingress's settings, read once per cold start.
+
+use identomat::Family;
+use identomat::config::{ConfigError, Limits, LinkPolicy};
+
+/// The function each family's callbacks are handed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyFunctions {
+    pub sms: String,
+    pub email: String,
+    pub session_status: String,
+    pub video_call: String,
+}
+
+impl FamilyFunctions {
+    pub fn for_family(&self, family: Family) -> &str {
+        match family {
+            Family::Sms => &self.sms,
+            Family::Email => &self.email,
+            Family::SessionStatus => &self.session_status,
+            Family::VideoCall => &self.video_call,
+        }
+    }
+}
+
+/// Where the callback keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySetting {
+    /// `CALLBACK_API_KEY_SECRET_ARN`: a Secrets Manager secret, as in AWS.
+    Secret(String),
+    /// `CALLBACK_API_KEY` and `CALLBACK_API_KEY_PREVIOUS`: for local runs.
+    Environment {
+        current: Option<String>,
+        previous: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct IngressConfig {
+    pub functions: FamilyFunctions,
+    pub sessions_table: String,
+    pub keys: KeySetting,
+    pub links: LinkPolicy,
+    pub limits: Limits,
+}
+
+fn required(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<String, ConfigError> {
+    lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or(ConfigError {
+            name,
+            reason: "is required".into(),
+        })
+}
+
+impl IngressConfig {
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let optional = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let keys = match optional("CALLBACK_API_KEY_SECRET_ARN") {
+            Some(arn) => KeySetting::Secret(arn.trim().to_owned()),
+            None => KeySetting::Environment {
+                current: optional("CALLBACK_API_KEY"),
+                previous: optional("CALLBACK_API_KEY_PREVIOUS"),
+            },
+        };
+        Ok(Self {
+            functions: FamilyFunctions {
+                sms: required(lookup, "SMS_FUNCTION_NAME")?,
+                email: required(lookup, "EMAIL_FUNCTION_NAME")?,
+                session_status: required(lookup, "SESSION_STATUS_FUNCTION_NAME")?,
+                video_call: required(lookup, "VIDEO_CALL_FUNCTION_NAME")?,
+            },
+            sessions_table: required(lookup, "SESSIONS_TABLE")?,
+            keys,
+            links: LinkPolicy::from_lookup(lookup)?,
+            limits: Limits::from_lookup(lookup)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("SMS_FUNCTION_NAME", "sms"),
+        ("EMAIL_FUNCTION_NAME", "email"),
+        ("SESSION_STATUS_FUNCTION_NAME", "session-status"),
+        ("VIDEO_CALL_FUNCTION_NAME", "video-call"),
+        ("SESSIONS_TABLE", "sessions"),
+        ("CALLBACK_API_KEY", "k1"),
+    ];
+
+    #[test]
+    fn reads_everything() {
+        let c = IngressConfig::from_lookup(&lookup(BASE)).unwrap();
+        assert_eq!(c.functions.for_family(Family::VideoCall), "video-call");
+        assert_eq!(c.sessions_table, "sessions");
+        assert_eq!(
+            c.keys,
+            KeySetting::Environment {
+                current: Some("k1".into()),
+                previous: None
+            }
+        );
+    }
+
+    #[test]
+    fn the_secret_wins_over_environment_keys() {
+        const WITH_SECRET: &[(&str, &str)] = &[
+            ("SMS_FUNCTION_NAME", "sms"),
+            ("EMAIL_FUNCTION_NAME", "email"),
+            ("SESSION_STATUS_FUNCTION_NAME", "session-status"),
+            ("VIDEO_CALL_FUNCTION_NAME", "video-call"),
+            ("SESSIONS_TABLE", "sessions"),
+            ("CALLBACK_API_KEY", "k1"),
+            (
+                "CALLBACK_API_KEY_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:k",
+            ),
+        ];
+        let c = IngressConfig::from_lookup(&lookup(WITH_SECRET)).unwrap();
+        assert!(matches!(c.keys, KeySetting::Secret(_)));
+    }
+
+    #[test]
+    fn a_missing_function_name_is_named() {
+        let err = IngressConfig::from_lookup(&lookup(&BASE[1..])).unwrap_err();
+        assert_eq!(err.name, "SMS_FUNCTION_NAME");
+    }
+}

@@ -1,0 +1,196 @@
+//! An ingress wired to a private moto (table, secret) and a fake Lambda Invoke endpoint, and
+//! API Gateway HTTP API (payload 2.0) events to drive it with.
+
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::sync::{Arc, Mutex};
+
+use aws_config::SdkConfig;
+use base64::Engine;
+use identomat::{CallbackKeys, Limits, LinkPolicy, SessionsTable};
+use ingress::Ingress;
+use ingress::config::FamilyFunctions;
+use ingress::handoff::HandOff;
+use ingress::keys::{KeyRing, KeySource, REFRESH};
+use lambda_http::{Body, Request, Response};
+use testkit::{FakeLambda, Moto};
+
+pub const TABLE: &str = "sessions";
+pub const KEY: &str = "apikey123";
+pub const PREVIOUS_KEY: &str = "callback-api-key-123";
+
+pub fn sample(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../../events/callbacks/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(path).expect("sample file")
+}
+
+pub const SAMPLES: [&str; 8] = [
+    "one-time-password-request",
+    "share-session-link-via-sms",
+    "share-session-link-via-email",
+    "email-one-time-password-request",
+    "session-change",
+    "session-change-kyb",
+    "video-call-status-update-empty",
+    "video-call-status-update-available",
+];
+
+pub fn functions() -> FamilyFunctions {
+    FamilyFunctions {
+        sms: "identomat-sms".into(),
+        email: "identomat-email".into(),
+        session_status: "identomat-session-status".into(),
+        video_call: "identomat-video-call".into(),
+    }
+}
+
+pub struct Stack {
+    pub moto: Moto,
+    pub lambda: FakeLambda,
+    pub aws: SdkConfig,
+    pub ingress: Ingress,
+}
+
+/// The reference samples use both keys: accept both, as during a rotation.
+pub fn sample_keys() -> KeySource {
+    KeySource::Fixed(CallbackKeys::new(Some(KEY), Some(PREVIOUS_KEY)))
+}
+
+impl Stack {
+    pub async fn start(keys: KeySource) -> Self {
+        Self::start_with(keys, Limits::default()).await
+    }
+
+    pub async fn start_with(keys: KeySource, limits: Limits) -> Self {
+        let moto = Moto::start().await;
+        let aws = moto.sdk_config().await;
+        testkit::create_sessions_table(&aws, TABLE).await;
+        let lambda = FakeLambda::start().await;
+        let ingress = ingress_for(&aws, &lambda.endpoint(), keys, limits).await;
+        Self {
+            moto,
+            lambda,
+            aws,
+            ingress,
+        }
+    }
+
+    pub async fn post(&self, body: &[u8]) -> Response<Body> {
+        self.send(event("POST", body, false)).await
+    }
+
+    pub async fn send(&self, request: Request) -> Response<Body> {
+        match self.ingress.handle(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+}
+
+pub async fn ingress_for(
+    aws: &SdkConfig,
+    lambda_endpoint: &str,
+    keys: KeySource,
+    limits: Limits,
+) -> Ingress {
+    let lambda = aws_sdk_lambda::config::Builder::from(aws)
+        .endpoint_url(lambda_endpoint)
+        .build();
+    Ingress {
+        keys: KeyRing::load(keys, REFRESH).await,
+        links: LinkPolicy::default(),
+        limits,
+        handoff: HandOff::new(aws_sdk_lambda::Client::from_conf(lambda), functions()),
+        table: SessionsTable::new(aws_sdk_dynamodb::Client::new(aws), TABLE),
+    }
+}
+
+/// An API Gateway HTTP API (payload 2.0) event, as API Gateway sends it to the function.
+pub fn event_json(method: &str, body: &[u8], base64: bool) -> String {
+    let body = if base64 {
+        base64::engine::general_purpose::STANDARD.encode(body)
+    } else {
+        String::from_utf8(body.to_vec()).expect("a text body; use base64 for bytes")
+    };
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": "POST /callbacks",
+        "rawPath": "/callbacks",
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", "user-agent": "identomat-callbacks"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "a1b2c3d4e5",
+            "domainName": "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
+            "domainPrefix": "a1b2c3d4e5",
+            "http": {
+                "method": method,
+                "path": "/callbacks",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.10",
+                "userAgent": "identomat-callbacks"
+            },
+            "requestId": "Hk3Qf1aBliAEJ0Q=",
+            "routeKey": "POST /callbacks",
+            "stage": "$default",
+            "time": "27/Nov/2026:19:49:15 +0000",
+            "timeEpoch": 1795808955000u64
+        },
+        "body": body,
+        "isBase64Encoded": base64
+    })
+    .to_string()
+}
+
+pub fn event(method: &str, body: &[u8], base64: bool) -> Request {
+    lambda_http::request::from_str(&event_json(method, body, base64)).expect("a valid event")
+}
+
+pub fn body_text(response: &Response<Body>) -> String {
+    String::from_utf8(response.body().as_ref().to_vec()).expect("UTF-8 body")
+}
+
+pub fn body_json(response: &Response<Body>) -> serde_json::Value {
+    serde_json::from_slice(response.body().as_ref()).expect("JSON body")
+}
+
+/// Captures the JSON log lines written while `f` runs on this thread.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().expect("log buffer").clone()).expect("UTF-8 logs")
+    }
+
+    pub fn lines(&self) -> Vec<serde_json::Value> {
+        self.text()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each log line is JSON"))
+            .collect()
+    }
+
+    /// Installs production's subscriber, writing here, for the current thread.
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        let filter = tracing_subscriber::EnvFilter::new(identomat::logging::DEFAULT_FILTER);
+        tracing::subscriber::set_default(identomat::logging::json_subscriber(
+            move || writer.clone(),
+            filter,
+        ))
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

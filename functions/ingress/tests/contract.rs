@@ -1,0 +1,347 @@
+//! Every row of the contract table, driven by API Gateway HTTP API events, against moto and a
+//! loopback Lambda Invoke endpoint.
+
+mod common;
+
+use std::time::SystemTime;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::*;
+use identomat::{Acceptance, CallbackKeys, Envelope, Limits, LinkPolicy, ReceivedAt};
+use ingress::keys::KeySource;
+use serde_json::{Value, json};
+use testkit::Answer;
+
+fn typed(sample_name: &str) -> identomat::Callback {
+    Acceptance {
+        keys: CallbackKeys::new(Some(KEY), Some(PREVIOUS_KEY)),
+        links: LinkPolicy::default(),
+        limits: Limits::default(),
+    }
+    .accept(&sample(sample_name))
+    .expect("sample is valid")
+}
+
+#[tokio::test]
+async fn every_sample_is_handed_to_its_family() {
+    let stack = Stack::start(sample_keys()).await;
+    let before = SystemTime::now();
+    for name in SAMPLES {
+        let response = stack.post(&sample(name)).await;
+        assert_eq!(response.status(), 202, "{name}: {}", body_text(&response));
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(
+            body_json(&response),
+            json!({"status": "accepted", "requestId": "Hk3Qf1aBliAEJ0Q="})
+        );
+    }
+    let after = SystemTime::now();
+
+    let invocations = stack.lambda.invocations();
+    assert_eq!(invocations.len(), SAMPLES.len());
+    let expected_functions = [
+        "identomat-sms",
+        "identomat-sms",
+        "identomat-email",
+        "identomat-email",
+        "identomat-session-status",
+        "identomat-session-status",
+        "identomat-video-call",
+        "identomat-video-call",
+    ];
+    for ((invocation, name), function) in invocations.iter().zip(SAMPLES).zip(expected_functions) {
+        assert_eq!(invocation.function, function, "{name}");
+        assert_eq!(
+            invocation.invocation_type.as_deref(),
+            Some("Event"),
+            "{name}"
+        );
+        let text = String::from_utf8(invocation.payload.clone()).unwrap();
+        assert!(
+            !text.contains("callbackApiKey") && !text.contains(KEY),
+            "{text}"
+        );
+        assert!(!text.contains(PREVIOUS_KEY), "{text}");
+        let envelope: Envelope = serde_json::from_str(&text).expect("the families' type");
+        assert_eq!(envelope.request_id, "Hk3Qf1aBliAEJ0Q=");
+        assert_eq!(envelope.callback, typed(name), "{name}");
+        // receivedAt is the ingress's clock, in milliseconds.
+        let at = envelope.received_at;
+        assert!(
+            ReceivedAt::from_system_time(before) <= at && at <= ReceivedAt::from_system_time(after)
+        );
+        let raw = invocation.payload_json();
+        let stamp = raw["receivedAt"].as_str().unwrap();
+        assert_eq!(stamp.len(), "2026-11-27T19:49:15.123Z".len(), "{stamp}");
+    }
+}
+
+#[tokio::test]
+async fn missing_and_wrong_key_get_the_same_401() {
+    let stack = Stack::start(sample_keys()).await;
+    let mut body: Value = serde_json::from_slice(&sample("session-change")).unwrap();
+    let wrong = {
+        body["callbackApiKey"] = json!("apikey124");
+        stack.post(&serde_json::to_vec(&body).unwrap()).await
+    };
+    let missing = {
+        body.as_object_mut().unwrap().remove("callbackApiKey");
+        stack.post(&serde_json::to_vec(&body).unwrap()).await
+    };
+    let not_a_string = {
+        body["callbackApiKey"] = json!(123);
+        stack.post(&serde_json::to_vec(&body).unwrap()).await
+    };
+    // A wrong key with invalid fields still learns nothing of the schema.
+    let wrong_and_invalid = stack
+        .post(br#"{"callbackApiKey":"nope","type":"session-change","sessionId":"bad id!"}"#)
+        .await;
+    for response in [&wrong, &missing, &not_a_string, &wrong_and_invalid] {
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(response.body().as_ref(), wrong.body().as_ref());
+        assert_eq!(response.headers(), wrong.headers());
+    }
+    assert_eq!(
+        body_json(&wrong),
+        json!({"status": "rejected", "error": "unauthorized"})
+    );
+    assert!(stack.lambda.invocations().is_empty());
+    assert!(testkit::scan_table(&stack.aws, TABLE).await.is_empty());
+}
+
+#[tokio::test]
+async fn size_shape_and_field_errors() {
+    let stack = Stack::start_with(
+        sample_keys(),
+        Limits {
+            max_body_bytes: 1024,
+        },
+    )
+    .await;
+
+    let mut big: Value = serde_json::from_slice(&sample("one-time-password-request")).unwrap();
+    big["text"] = json!("x".repeat(1024));
+    let response = stack.post(&serde_json::to_vec(&big).unwrap()).await;
+    assert_eq!(response.status(), 413);
+    assert_eq!(body_json(&response)["status"], "rejected");
+
+    for not_an_object in ["[]", "\"callbackApiKey\"", "42", "null", "true"] {
+        let response = stack.post(not_an_object.as_bytes()).await;
+        assert_eq!(response.status(), 400, "{not_an_object}");
+        assert_eq!(
+            body_json(&response),
+            json!({"status": "rejected", "error": "the body is not a JSON object"})
+        );
+    }
+    for not_json in ["", "{", "callbackApiKey=apikey123", "{\"a\":1}}"] {
+        assert_eq!(
+            stack.post(not_json.as_bytes()).await.status(),
+            400,
+            "{not_json}"
+        );
+    }
+    let duplicate =
+        br#"{"callbackApiKey":"x","callbackApiKey":"apikey123","type":"session-change"}"#;
+    assert_eq!(stack.post(duplicate).await.status(), 400);
+
+    let mut invalid: Value = serde_json::from_slice(&sample("one-time-password-request")).unwrap();
+    invalid["phoneNumber"] = json!("+995 512 345 678");
+    let response = stack.post(&serde_json::to_vec(&invalid).unwrap()).await;
+    assert_eq!(response.status(), 422);
+    let error = body_json(&response)["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("phoneNumber"), "{error}");
+    assert!(!error.contains("512"), "{error}");
+
+    assert!(stack.lambda.invocations().is_empty());
+    assert!(testkit::scan_table(&stack.aws, TABLE).await.is_empty());
+}
+
+#[tokio::test]
+async fn base64_body_is_decoded() {
+    let stack = Stack::start(sample_keys()).await;
+    let response = stack
+        .send(event("POST", &sample("session-change"), true))
+        .await;
+    assert_eq!(response.status(), 202, "{}", body_text(&response));
+    assert_eq!(stack.lambda.invocations().len(), 1);
+    // Bytes that are not UTF-8 arrive base64-encoded and are refused as not JSON.
+    let response = stack.send(event("POST", b"{\"a\":\"\xff\"}", true)).await;
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn only_post_is_accepted() {
+    let stack = Stack::start(sample_keys()).await;
+    for method in ["GET", "PUT", "DELETE", "PATCH"] {
+        let response = stack
+            .send(event(method, &sample("session-change"), false))
+            .await;
+        assert_eq!(response.status(), 405, "{method}");
+        assert_eq!(response.headers()["allow"], "POST");
+    }
+    assert!(stack.lambda.invocations().is_empty());
+}
+
+#[tokio::test]
+async fn unknown_type_is_stored_and_accepted() {
+    let stack = Stack::start(sample_keys()).await;
+    let body = json!({"callbackApiKey": KEY, "type": "document-expired",
+        "sessionId": "ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp", "documentId": 7});
+    let response = stack.post(&serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(response.status(), 202);
+    let anonymous = json!({"callbackApiKey": KEY, "type": "company-notice", "note": "hi"});
+    assert_eq!(
+        stack
+            .post(&serde_json::to_vec(&anonymous).unwrap())
+            .await
+            .status(),
+        202
+    );
+    assert!(stack.lambda.invocations().is_empty());
+
+    let mut items = testkit::scan_table(&stack.aws, TABLE).await;
+    items.sort_by_key(|i| i["sessionId"].as_s().unwrap().clone());
+    assert_eq!(items.len(), 2);
+    let s = |item: &std::collections::HashMap<String, AttributeValue>, k: &str| {
+        item[k].as_s().unwrap().clone()
+    };
+    assert_eq!(
+        s(&items[0], "sessionId"),
+        "ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp"
+    );
+    assert_eq!(s(&items[1], "sessionId"), "unknown");
+    let record = s(&items[0], "record");
+    assert!(
+        record.starts_with("unhandled#20") && record.ends_with("#Hk3Qf1aBliAEJ0Q="),
+        "{record}"
+    );
+    assert_eq!(s(&items[0], "type"), "document-expired");
+    let payload: Value = serde_json::from_str(&s(&items[0], "payload")).unwrap();
+    assert_eq!(
+        payload,
+        json!({"type": "document-expired", "sessionId": "ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp", "documentId": 7})
+    );
+    for item in &items {
+        assert!(!format!("{item:?}").contains(KEY));
+    }
+}
+
+#[tokio::test]
+async fn failed_hand_off_is_503_never_202() {
+    let stack = Stack::start(sample_keys()).await;
+    for answer in [Answer::Throttle, Answer::Fail] {
+        stack.lambda.answer_with(answer.clone());
+        let response = stack.post(&sample("one-time-password-request")).await;
+        assert_eq!(response.status(), 503, "{answer:?}");
+        assert_eq!(response.headers()["retry-after"], "5");
+        let body = body_json(&response);
+        assert_eq!(body["status"], "unavailable");
+        assert_eq!(body["requestId"], "Hk3Qf1aBliAEJ0Q=");
+    }
+
+    // The Invoke endpoint is gone altogether.
+    let down = ingress_for(
+        &stack.aws,
+        "http://127.0.0.1:9",
+        sample_keys(),
+        Limits::default(),
+    )
+    .await;
+    let response = match down
+        .handle(event("POST", &sample("session-change"), false))
+        .await
+    {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    assert_eq!(response.status(), 503);
+}
+
+#[tokio::test]
+async fn unhandled_store_failure_is_503() {
+    let stack = Stack::start(sample_keys()).await;
+    aws_sdk_dynamodb::Client::new(&stack.aws)
+        .delete_table()
+        .table_name(TABLE)
+        .send()
+        .await
+        .unwrap();
+    let body = json!({"callbackApiKey": KEY, "type": "document-expired", "sessionId": "abc"});
+    let response = stack.post(&serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(response.status(), 503);
+}
+
+#[tokio::test]
+async fn without_a_configured_key_everything_is_refused() {
+    let stack = Stack::start(KeySource::Fixed(CallbackKeys::new(None, None))).await;
+    for name in SAMPLES {
+        assert_eq!(stack.post(&sample(name)).await.status(), 401, "{name}");
+    }
+    let empty_key =
+        br#"{"callbackApiKey":"","type":"session-change","sessionId":"a","result":"APPROVED"}"#;
+    assert_eq!(stack.post(empty_key).await.status(), 401);
+    assert!(stack.lambda.invocations().is_empty());
+}
+
+#[tokio::test]
+async fn one_log_line_per_request_without_secrets() {
+    let logs = Captured::default();
+    let _guard = logs.install();
+    let stack = Stack::start(sample_keys()).await;
+    for name in SAMPLES {
+        stack.post(&sample(name)).await;
+    }
+    let mut wrong: Value = serde_json::from_slice(&sample("share-session-link-via-sms")).unwrap();
+    wrong["callbackApiKey"] = json!("a-guessed-key-123");
+    stack.post(&serde_json::to_vec(&wrong).unwrap()).await;
+
+    let text = logs.text();
+    let lines: Vec<Value> = logs
+        .lines()
+        .into_iter()
+        .filter(|l| l["message"] == "callback")
+        .collect();
+    assert_eq!(lines.len(), SAMPLES.len() + 1, "{text}");
+    for line in &lines {
+        for field in [
+            "requestId",
+            "type",
+            "outcome",
+            "status",
+            "durationMs",
+            "session",
+        ] {
+            assert!(line.get(field).is_some(), "{field} missing in {line}");
+        }
+    }
+    assert_eq!(lines[0]["type"], "one-time-password-request");
+    assert_eq!(lines[0]["outcome"], "accepted");
+    assert_eq!(lines[0]["status"], 202);
+    assert_eq!(lines[0]["session"].as_str().unwrap().len(), 12);
+    let last = &lines[SAMPLES.len()];
+    assert_eq!(
+        (last["outcome"].as_str(), last["reason"].as_str()),
+        (Some("rejected"), Some("key-wrong"))
+    );
+    assert_eq!(last["status"], 401);
+
+    for secret in [
+        KEY,
+        PREVIOUS_KEY,
+        "a-guessed-key-123",
+        "6867",
+        "512345678",
+        "john.doe",
+        "please complete",
+        "wwb83rh1se22wd81z0tx8bqlerljq5kgf6rxem1q",
+        "ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp",
+        "5alhw0070l2gy82q0mqlfniv7gwgbqqs0rtctolg",
+        "hwenFYGlG54kRjmSruy3kxg54zV2pNPwHimseYao",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "{secret} appears in the logs:\n{text}"
+        );
+    }
+}

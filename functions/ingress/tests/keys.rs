@@ -1,0 +1,146 @@
+//! Keys from moto's Secrets Manager: both secret forms, rotation without a redeploy, and what
+//! happens when the secret cannot be read.
+
+mod common;
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use common::*;
+use identomat::{AuthError, CallbackKeys, PresentedKey};
+use ingress::keys::{KeyRing, KeySource, REFRESH};
+use testkit::Moto;
+
+const SECRET: &str = "identomat/callback-key";
+
+async fn secrets(moto: &Moto) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await)
+}
+
+async fn create_secret(client: &aws_sdk_secretsmanager::Client, value: &str) {
+    client
+        .create_secret()
+        .name(SECRET)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create secret");
+}
+
+async fn put_secret(client: &aws_sdk_secretsmanager::Client, value: &str) {
+    client
+        .put_secret_value()
+        .secret_id(SECRET)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("put secret value");
+}
+
+fn source(client: &aws_sdk_secretsmanager::Client) -> KeySource {
+    KeySource::Secret {
+        client: client.clone(),
+        secret_id: SECRET.into(),
+    }
+}
+
+fn verify(keys: &CallbackKeys, key: &str) -> Result<(), AuthError> {
+    keys.verify(&PresentedKey::Text(Cow::Borrowed(key)))
+}
+
+#[tokio::test]
+async fn plain_secret_authenticates_through_the_handler() {
+    let moto = Moto::start().await;
+    let client = secrets(&moto).await;
+    create_secret(&client, KEY).await;
+    let stack = Stack::start(source(&client)).await;
+    assert_eq!(stack.post(&sample("session-change")).await.status(), 202);
+    // The other sample key is not configured here.
+    assert_eq!(
+        stack
+            .post(&sample("one-time-password-request"))
+            .await
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn rotation_takes_effect_on_the_next_read() {
+    let moto = Moto::start().await;
+    let client = secrets(&moto).await;
+    create_secret(
+        &client,
+        r#"{"current": "new-key-2", "previous": "old-key-1"}"#,
+    )
+    .await;
+    // Re-read on every call, so the test need not wait five minutes.
+    let ring = KeyRing::load(source(&client), Duration::ZERO).await;
+
+    let keys = ring.keys().await.expect("readable");
+    assert_eq!(verify(&keys, "new-key-2"), Ok(()));
+    assert_eq!(verify(&keys, "old-key-1"), Ok(()));
+
+    put_secret(&client, r#"{"current": "new-key-2", "previous": null}"#).await;
+    let keys = ring.keys().await.expect("readable");
+    assert_eq!(verify(&keys, "new-key-2"), Ok(()));
+    assert_eq!(verify(&keys, "old-key-1"), Err(AuthError::Wrong));
+
+    put_secret(&client, r#"{"current": "newest-key-3"}"#).await;
+    let keys = ring.keys().await.expect("readable");
+    assert_eq!(verify(&keys, "newest-key-3"), Ok(()));
+    assert_eq!(verify(&keys, "new-key-2"), Err(AuthError::Wrong));
+}
+
+#[tokio::test]
+async fn keys_are_cached_between_reads() {
+    let moto = Moto::start().await;
+    let client = secrets(&moto).await;
+    create_secret(&client, "first-key").await;
+    let ring = KeyRing::load(source(&client), REFRESH).await;
+    put_secret(&client, "second-key").await;
+    // Within the refresh interval the cold start's copy is used: no call per request.
+    let keys = ring.keys().await.expect("cached");
+    assert_eq!(verify(&keys, "first-key"), Ok(()));
+}
+
+#[tokio::test]
+async fn unreadable_secret_is_503_until_it_can_be_read() {
+    let moto = Moto::start().await;
+    let client = secrets(&moto).await;
+    // No such secret yet: a cold start without keys answers 503, never 202 or 401.
+    let stack = Stack::start(source(&client)).await;
+    let response = stack.post(&sample("session-change")).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert!(stack.lambda.invocations().is_empty());
+}
+
+#[tokio::test]
+async fn last_good_keys_survive_a_failed_read() {
+    let moto = Moto::start().await;
+    let client = secrets(&moto).await;
+    create_secret(&client, "good-key").await;
+    let ring = KeyRing::load(source(&client), Duration::ZERO).await;
+    client
+        .delete_secret()
+        .secret_id(SECRET)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .expect("delete secret");
+    let keys = ring.keys().await.expect("the last good keys");
+    assert_eq!(verify(&keys, "good-key"), Ok(()));
+}
+
+#[tokio::test]
+async fn a_malformed_secret_refuses_everything() {
+    let moto = Moto::start().await;
+    let client = secrets(&moto).await;
+    create_secret(&client, r#"{"curent": "typo"}"#).await;
+    let stack = Stack::start(source(&client)).await;
+    assert_eq!(stack.post(&sample("session-change")).await.status(), 401);
+    let typo =
+        br#"{"callbackApiKey":"typo","type":"session-change","sessionId":"a","result":"APPROVED"}"#;
+    assert_eq!(stack.post(typo).await.status(), 401);
+}

@@ -1,0 +1,167 @@
+//! A loopback endpoint that speaks the Lambda Invoke API (`POST
+//! /2015-03-31/functions/{name}/invocations`), records every invocation and answers as told:
+//! accepted, throttled, failing, or slow.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// One call the endpoint received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub function: String,
+    /// `X-Amz-Invocation-Type`: `Event` for an asynchronous invoke.
+    pub invocation_type: Option<String>,
+    pub payload: Vec<u8>,
+}
+
+impl Invocation {
+    pub fn payload_json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.payload).expect("invocation payload is JSON")
+    }
+}
+
+/// How the endpoint answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// 202, as AWS answers an Event invoke.
+    Accept,
+    /// 429 `TooManyRequestsException`.
+    Throttle,
+    /// 500 `ServiceException`.
+    Fail,
+    /// 202 after this long.
+    Slow(Duration),
+}
+
+#[derive(Default)]
+struct State {
+    invocations: Vec<Invocation>,
+    answer: Option<Answer>,
+}
+
+pub struct FakeLambda {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    server: JoinHandle<()>,
+}
+
+impl FakeLambda {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        let server = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| answer(state.clone(), req));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            addr,
+            state,
+            server,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn answer_with(&self, answer: Answer) {
+        self.lock().answer = Some(answer);
+    }
+
+    pub fn invocations(&self) -> Vec<Invocation> {
+        self.lock().invocations.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for FakeLambda {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn answer(
+    state: Arc<Mutex<State>>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let invocation_type = req
+        .headers()
+        .get("x-amz-invocation-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let payload = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    let function = path
+        .strip_prefix("/2015-03-31/functions/")
+        .and_then(|rest| rest.strip_suffix("/invocations"))
+        .map(|name| name.replace("%3A", ":"));
+    let Some(function) = function else {
+        return Ok(reply(StatusCode::NOT_FOUND, "ResourceNotFoundException"));
+    };
+    let answer = {
+        let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+        let answer = s.answer.clone().unwrap_or(Answer::Accept);
+        if matches!(answer, Answer::Accept | Answer::Slow(_)) {
+            s.invocations.push(Invocation {
+                function,
+                invocation_type,
+                payload,
+            });
+        }
+        answer
+    };
+    Ok(match answer {
+        Answer::Accept => reply(StatusCode::ACCEPTED, ""),
+        Answer::Slow(delay) => {
+            tokio::time::sleep(delay).await;
+            reply(StatusCode::ACCEPTED, "")
+        }
+        Answer::Throttle => reply(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException"),
+        Answer::Fail => reply(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException"),
+    })
+}
+
+fn reply(status: StatusCode, error_type: &str) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder().status(status);
+    let body = if error_type.is_empty() {
+        Bytes::new()
+    } else {
+        builder = builder
+            .header("x-amzn-errortype", error_type)
+            .header("content-type", "application/json");
+        Bytes::from(format!(r#"{{"Type":"User","message":"{error_type}"}}"#))
+    };
+    builder
+        .body(Full::new(body))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
