@@ -10,6 +10,7 @@ pub mod callback;
 pub mod config;
 pub mod envelope;
 pub mod error;
+pub mod family;
 pub mod fields;
 pub mod logging;
 pub mod parse;

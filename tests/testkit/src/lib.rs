@@ -7,8 +7,10 @@
 //! process holds.
 
 pub mod lambda;
+pub mod logs;
 
 pub use lambda::{Answer, FakeLambda, Invocation};
+pub use logs::Captured;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -212,6 +214,40 @@ pub async fn scan_table(
         .expect("scan")
         .items
         .unwrap_or_default()
+}
+
+/// Every record of one session, sorted by `record`: what `aws dynamodb query` returns.
+pub async fn query_session(
+    config: &SdkConfig,
+    table: &str,
+    session_id: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    aws_sdk_dynamodb::Client::new(config)
+        .query()
+        .table_name(table)
+        .key_condition_expression("sessionId = :s")
+        .expression_attribute_values(
+            ":s",
+            aws_sdk_dynamodb::types::AttributeValue::S(session_id.to_owned()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("query")
+        .items
+        .unwrap_or_default()
+}
+
+/// A reproducible shuffle (xorshift), so a failing order can be replayed from its seed.
+pub fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed | 1;
+    for i in (1..items.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let j = (state % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
 }
 
 /// Reads the server's log until it names its port; keeps draining it afterwards so the server

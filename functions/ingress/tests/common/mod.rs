@@ -3,8 +3,6 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
-use std::sync::{Arc, Mutex};
-
 use aws_config::SdkConfig;
 use base64::Engine;
 use identomat::{CallbackKeys, Limits, LinkPolicy, SessionsTable};
@@ -155,42 +153,4 @@ pub fn body_text(response: &Response<Body>) -> String {
 
 pub fn body_json(response: &Response<Body>) -> serde_json::Value {
     serde_json::from_slice(response.body().as_ref()).expect("JSON body")
-}
-
-/// Captures the JSON log lines written while `f` runs on this thread.
-#[derive(Clone, Default)]
-pub struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    pub fn text(&self) -> String {
-        String::from_utf8(self.0.lock().expect("log buffer").clone()).expect("UTF-8 logs")
-    }
-
-    pub fn lines(&self) -> Vec<serde_json::Value> {
-        self.text()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("each log line is JSON"))
-            .collect()
-    }
-
-    /// Installs production's subscriber, writing here, for the current thread.
-    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        let filter = tracing_subscriber::EnvFilter::new(identomat::logging::DEFAULT_FILTER);
-        tracing::subscriber::set_default(identomat::logging::json_subscriber(
-            move || writer.clone(),
-            filter,
-        ))
-    }
-}
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

@@ -7,6 +7,14 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
+pub mod status;
+pub mod video;
+
+pub use status::{HISTORY_LIMIT, StatusOutcome};
+pub use video::VideoOutcome;
+
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+
 use crate::callback::Unhandled;
 use crate::envelope::ReceivedAt;
 
@@ -51,6 +59,21 @@ impl SessionsTable {
             client,
             name: name.into(),
         }
+    }
+
+    /// `SESSIONS_TABLE` names the table.
+    pub fn from_lookup(
+        client: Client,
+        lookup: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, crate::ConfigError> {
+        let name = lookup("SESSIONS_TABLE")
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or(crate::ConfigError {
+                name: "SESSIONS_TABLE",
+                reason: "is required".into(),
+            })?;
+        Ok(Self::new(client, name))
     }
 
     pub fn client(&self) -> &Client {
@@ -104,4 +127,10 @@ impl SessionsTable {
             Err(e) => Err(StoreError::from_sdk(e)),
         }
     }
+}
+
+/// The write's condition did not hold: for our writes, someone else got there first.
+pub(crate) fn is_condition_failure(err: &SdkError<PutItemError, HttpResponse>) -> bool {
+    err.as_service_error()
+        .is_some_and(PutItemError::is_conditional_check_failed_exception)
 }

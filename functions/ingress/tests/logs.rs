@@ -1,0 +1,70 @@
+//! The log lines of the ingress. A test binary of its own: tracing's interest cache is
+//! process-wide, and other tests' threads must not race this one's subscriber.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use testkit::Captured;
+
+#[tokio::test]
+async fn one_log_line_per_request_without_secrets() {
+    let logs = Captured::default();
+    let _guard = logs.install();
+    let stack = Stack::start(sample_keys()).await;
+    for name in SAMPLES {
+        stack.post(&sample(name)).await;
+    }
+    let mut wrong: Value = serde_json::from_slice(&sample("share-session-link-via-sms")).unwrap();
+    wrong["callbackApiKey"] = json!("a-guessed-key-123");
+    stack.post(&serde_json::to_vec(&wrong).unwrap()).await;
+
+    let text = logs.text();
+    let lines: Vec<Value> = logs
+        .lines()
+        .into_iter()
+        .filter(|l| l["message"] == "callback")
+        .collect();
+    assert_eq!(lines.len(), SAMPLES.len() + 1, "{text}");
+    for line in &lines {
+        for field in [
+            "requestId",
+            "type",
+            "outcome",
+            "status",
+            "durationMs",
+            "session",
+        ] {
+            assert!(line.get(field).is_some(), "{field} missing in {line}");
+        }
+    }
+    assert_eq!(lines[0]["type"], "one-time-password-request");
+    assert_eq!(lines[0]["outcome"], "accepted");
+    assert_eq!(lines[0]["status"], 202);
+    assert_eq!(lines[0]["session"].as_str().unwrap().len(), 12);
+    let last = &lines[SAMPLES.len()];
+    assert_eq!(
+        (last["outcome"].as_str(), last["reason"].as_str()),
+        (Some("rejected"), Some("key-wrong"))
+    );
+    assert_eq!(last["status"], 401);
+
+    for secret in [
+        KEY,
+        PREVIOUS_KEY,
+        "a-guessed-key-123",
+        "6867",
+        "512345678",
+        "john.doe",
+        "please complete",
+        "wwb83rh1se22wd81z0tx8bqlerljq5kgf6rxem1q",
+        "ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp",
+        "5alhw0070l2gy82q0mqlfniv7gwgbqqs0rtctolg",
+        "hwenFYGlG54kRjmSruy3kxg54zV2pNPwHimseYao",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "{secret} appears in the logs:\n{text}"
+        );
+    }
+}

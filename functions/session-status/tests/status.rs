@@ -1,0 +1,286 @@
+//! The status record in moto: reference samples, late and duplicate delivery, and a thousand
+//! envelopes at once.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use identomat::callback::{SessionChange, SessionResult, SessionType};
+use identomat::family::FamilyError;
+use identomat::fields::SessionId;
+use identomat::store::StatusOutcome;
+use identomat::{
+    Acceptance, Callback, CallbackKeys, Envelope, Limits, LinkPolicy, ReceivedAt, SessionsTable,
+};
+use testkit::Moto;
+
+const TABLE: &str = "sessions";
+
+async fn table(moto: &Moto) -> SessionsTable {
+    let aws = moto.sdk_config().await;
+    testkit::create_sessions_table(&aws, TABLE).await;
+    SessionsTable::new(aws_sdk_dynamodb::Client::new(&aws), TABLE)
+}
+
+fn envelope(session: &str, result: &str, ms: u64, request_id: &str) -> Envelope {
+    Envelope {
+        request_id: request_id.into(),
+        received_at: ReceivedAt::from_unix_millis(ms),
+        callback: Callback::SessionChange(SessionChange {
+            session_id: SessionId::parse(session).unwrap(),
+            result: SessionResult::from(result),
+            session_type: SessionType::Kyc,
+        }),
+    }
+}
+
+fn sample(name: &str) -> Callback {
+    let path = format!(
+        "{}/../../events/callbacks/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let acceptance = Acceptance {
+        keys: CallbackKeys::new(Some("apikey123"), None),
+        links: LinkPolicy::default(),
+        limits: Limits::default(),
+    };
+    acceptance.accept(&std::fs::read(path).unwrap()).unwrap()
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+async fn status_item(moto: &Moto, session: &str) -> Item {
+    let items = testkit::query_session(&moto.sdk_config().await, TABLE, session).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    items.into_iter().next().unwrap()
+}
+
+fn s(item: &Item, name: &str) -> String {
+    item[name].as_s().unwrap().clone()
+}
+
+fn history(item: &Item) -> Vec<(String, String, String)> {
+    item["history"]
+        .as_l()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let m = e.as_m().unwrap();
+            (s(m, "result"), s(m, "receivedAt"), s(m, "requestId"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn reference_samples_create_the_expected_items() {
+    let moto = Moto::start().await;
+    let table = table(&moto).await;
+    for (name, session, session_type) in [
+        (
+            "session-change",
+            "ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp",
+            "kyc",
+        ),
+        (
+            "session-change-kyb",
+            "65lfvkv1t2o25ozimqu3nh797umb1ydvkpltl3ib",
+            "kyb",
+        ),
+    ] {
+        let envelope = Envelope {
+            request_id: format!("req-{name}"),
+            received_at: ReceivedAt::from_unix_millis(1_795_000_000_123),
+            callback: sample(name),
+        };
+        let outcome = session_status::handle(&table, &envelope).await.unwrap();
+        assert_eq!(outcome, StatusOutcome::Updated);
+        let item = status_item(&moto, session).await;
+        assert_eq!(s(&item, "record"), "status");
+        assert_eq!(s(&item, "result"), "APPROVED");
+        assert_eq!(s(&item, "sessionType"), session_type);
+        assert_eq!(s(&item, "receivedAt"), "2026-11-18T11:06:40.123Z");
+        assert_eq!(s(&item, "requestId"), format!("req-{name}"));
+        assert!(item["updatedAt"].as_s().unwrap().starts_with("20"));
+        assert_eq!(
+            history(&item),
+            [(
+                "APPROVED".into(),
+                "2026-11-18T11:06:40.123Z".into(),
+                format!("req-{name}")
+            )]
+        );
+        assert_eq!(item["historyCount"].as_n().unwrap(), "1");
+    }
+}
+
+#[tokio::test]
+async fn late_delivery_keeps_the_newest_result_and_receipt_order() {
+    let moto = Moto::start().await;
+    let table = table(&moto).await;
+    // MANUAL_CHECK was received first, APPROVED later, but APPROVED is delivered first.
+    let approved = envelope("s1", "APPROVED", 2_000, "req-2");
+    let manual = envelope("s1", "MANUAL_CHECK", 1_000, "req-1");
+    assert_eq!(
+        session_status::handle(&table, &approved).await.unwrap(),
+        StatusOutcome::Updated
+    );
+    assert_eq!(
+        session_status::handle(&table, &manual).await.unwrap(),
+        StatusOutcome::Stale
+    );
+    let item = status_item(&moto, "s1").await;
+    assert_eq!(s(&item, "result"), "APPROVED");
+    let results: Vec<String> = history(&item).into_iter().map(|h| h.0).collect();
+    assert_eq!(results, ["MANUAL_CHECK", "APPROVED"]);
+}
+
+#[tokio::test]
+async fn the_same_envelope_twice_is_one_history_entry() {
+    let moto = Moto::start().await;
+    let table = table(&moto).await;
+    let e = envelope("s1", "REJECTED", 1_000, "req-1");
+    assert_eq!(
+        session_status::handle(&table, &e).await.unwrap(),
+        StatusOutcome::Updated
+    );
+    assert_eq!(
+        session_status::handle(&table, &e).await.unwrap(),
+        StatusOutcome::Duplicate
+    );
+    let item = status_item(&moto, "s1").await;
+    assert_eq!(history(&item).len(), 1);
+    assert_eq!(item["historyCount"].as_n().unwrap(), "1");
+}
+
+#[tokio::test]
+async fn kyb_flag_default_kyc_and_unknown_results() {
+    let moto = Moto::start().await;
+    let table = table(&moto).await;
+    let mut kyb = envelope("kyb-session", "APPROVED", 1_000, "r1");
+    if let Callback::SessionChange(c) = &mut kyb.callback {
+        c.session_type = SessionType::Kyb;
+    }
+    session_status::handle(&table, &kyb).await.unwrap();
+    assert_eq!(
+        s(&status_item(&moto, "kyb-session").await, "sessionType"),
+        "kyb"
+    );
+
+    session_status::handle(
+        &table,
+        &envelope("kyc-session", "ESCALATED_TO_COMPLIANCE", 1_000, "r2"),
+    )
+    .await
+    .unwrap();
+    let item = status_item(&moto, "kyc-session").await;
+    assert_eq!(s(&item, "sessionType"), "kyc");
+    assert_eq!(s(&item, "result"), "ESCALATED_TO_COMPLIANCE");
+}
+
+#[tokio::test]
+async fn a_thousand_concurrent_shuffled_envelopes_lose_nothing() {
+    const SESSIONS: u64 = 50;
+    const PER_SESSION: u64 = 20;
+    const RESULTS: [&str; 4] = [
+        "APPROVED",
+        "REJECTED",
+        "MANUAL_CHECK",
+        "ADDITIONAL_INFORMATION_REQUESTED",
+    ];
+    let moto = Moto::start().await;
+    let table = table(&moto).await;
+
+    let mut envelopes: Vec<Envelope> = (0..SESSIONS)
+        .flat_map(|s| {
+            (0..PER_SESSION).map(move |i| {
+                let result = RESULTS[((s * 7 + i * 3) % 4) as usize];
+                envelope(
+                    &format!("session-{s}"),
+                    result,
+                    1_000 + i * 10,
+                    &format!("req-{s}-{i}"),
+                )
+            })
+        })
+        .collect();
+    testkit::shuffle(&mut envelopes, 0x5eed);
+
+    // Bounded concurrency: moto is one Python process.
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
+    let mut tasks = tokio::task::JoinSet::new();
+    for e in envelopes {
+        let (table, permits) = (table.clone(), permits.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.unwrap();
+            session_status::handle(&table, &e).await
+        });
+    }
+    let mut counts = HashMap::new();
+    while let Some(done) = tasks.join_next().await {
+        let outcome = done.unwrap().expect("every envelope is recorded");
+        *counts.entry(outcome).or_insert(0u64) += 1;
+    }
+    assert_eq!(counts.values().sum::<u64>(), SESSIONS * PER_SESSION);
+    assert_eq!(counts.get(&StatusOutcome::Duplicate), None);
+
+    let aws = moto.sdk_config().await;
+    let mut entries = 0;
+    for s in 0..SESSIONS {
+        let session = format!("session-{s}");
+        let items = testkit::query_session(&aws, TABLE, &session).await;
+        let item = &items[0];
+        let newest = RESULTS[((s * 7 + (PER_SESSION - 1) * 3) % 4) as usize];
+        assert_eq!(self::s(item, "result"), newest, "{session}");
+        let h = history(item);
+        let expected: Vec<String> = (0..PER_SESSION).map(|i| format!("req-{s}-{i}")).collect();
+        let ids: Vec<String> = h.iter().map(|e| e.2.clone()).collect();
+        assert_eq!(
+            ids, expected,
+            "{session}: history complete and in receipt order"
+        );
+        assert_eq!(
+            item["historyCount"].as_n().unwrap(),
+            &PER_SESSION.to_string()
+        );
+        entries += h.len() as u64;
+    }
+    assert_eq!(entries, SESSIONS * PER_SESSION);
+}
+
+#[tokio::test]
+async fn store_failures_are_errors_so_lambda_retries() {
+    let moto = Moto::start().await;
+    let aws = moto.sdk_config().await;
+    // No table at all.
+    let missing = SessionsTable::new(aws_sdk_dynamodb::Client::new(&aws), "no-such-table");
+    let err = session_status::handle(&missing, &envelope("s1", "APPROVED", 1, "r"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FamilyError::Store(_)), "{err}");
+    // DynamoDB unreachable.
+    let down = aws_sdk_dynamodb::config::Builder::from(&aws)
+        .endpoint_url("http://127.0.0.1:9")
+        .build();
+    let down = SessionsTable::new(aws_sdk_dynamodb::Client::from_conf(down), TABLE);
+    let err = session_status::handle(&down, &envelope("s1", "APPROVED", 1, "r"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, FamilyError::Store(ref e) if e.is_retryable()),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_misrouted_callback_is_an_error() {
+    let moto = Moto::start().await;
+    let table = table(&moto).await;
+    let e = Envelope {
+        request_id: "r".into(),
+        received_at: ReceivedAt::from_unix_millis(1),
+        callback: sample("video-call-status-update-empty"),
+    };
+    assert!(matches!(
+        session_status::handle(&table, &e).await,
+        Err(FamilyError::Misrouted(_))
+    ));
+}
