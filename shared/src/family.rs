@@ -15,10 +15,28 @@ pub enum FamilyError {
     Misrouted(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// SNS or SES failed in a way worth retrying.
+    #[error("sending failed, will retry: {0}")]
+    Send(String),
 }
 
-/// The invocation's log line: request id, type, outcome, session fingerprint, duration.
-pub fn log_invocation(envelope: &Envelope, outcome: Result<&str, &FamilyError>, started: Instant) {
+/// What a log line says about a message beyond its outcome: never the recipient unmasked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Detail<'a> {
+    pub recipient: Option<&'a str>,
+    pub reason: Option<&'a str>,
+}
+
+/// The invocation's log line: request id, type, outcome, session fingerprint, duration, and
+/// for messages the masked recipient and the reason it was not sent.
+pub fn log_invocation(
+    envelope: &Envelope,
+    outcome: Result<&str, &FamilyError>,
+    detail: Detail<'_>,
+    started: Instant,
+) {
+    let recipient = detail.recipient.unwrap_or_default();
+    let reason = detail.reason.unwrap_or_default();
     let session = envelope
         .callback
         .session_id()
@@ -30,6 +48,8 @@ pub fn log_invocation(envelope: &Envelope, outcome: Result<&str, &FamilyError>, 
             requestId = %envelope.request_id,
             r#type = envelope.callback.type_name(),
             outcome,
+            recipient,
+            reason,
             session,
             durationMs = duration_ms,
             "callback"
@@ -39,6 +59,7 @@ pub fn log_invocation(envelope: &Envelope, outcome: Result<&str, &FamilyError>, 
             r#type = envelope.callback.type_name(),
             outcome = "failed",
             error = %error,
+            recipient,
             session,
             durationMs = duration_ms,
             "callback"

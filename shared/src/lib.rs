@@ -8,6 +8,7 @@ pub mod auth;
 pub mod aws;
 pub mod callback;
 pub mod config;
+pub mod delivery;
 pub mod envelope;
 pub mod error;
 pub mod family;

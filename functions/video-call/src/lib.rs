@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use identomat::family::{FamilyError, log_invocation};
+use identomat::family::{Detail, FamilyError, log_invocation};
 use identomat::store::VideoOutcome;
 use identomat::{Callback, Envelope, SessionsTable};
 
@@ -21,6 +21,11 @@ pub async fn handle(
             .map_err(FamilyError::from),
         other => Err(FamilyError::Misrouted(other.type_name().to_owned())),
     };
-    log_invocation(envelope, result.as_ref().map(|o| o.name()), started);
+    log_invocation(
+        envelope,
+        result.as_ref().map(|o| o.name()),
+        Detail::default(),
+        started,
+    );
     result
 }

@@ -6,9 +6,11 @@
 //! process dies without dropping it: it watches its stdin, a pipe whose other end only the test
 //! process holds.
 
+pub mod fault;
 pub mod lambda;
 pub mod logs;
 
+pub use fault::{FaultyEndpoint, query_error};
 pub use lambda::{Answer, FakeLambda, Invocation};
 pub use logs::Captured;
 

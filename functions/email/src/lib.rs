@@ -1,0 +1,341 @@
+//! The email family: sends the OTP and session-link e-mails through Amazon SES, once, fresh and
+//! within the abuse limits (see `identomat::delivery`). Nothing from the callback reaches a
+//! header unchecked or the HTML part unescaped.
+
+use std::time::Instant;
+
+use aws_sdk_ses::types::{Body, Content, Destination, Message};
+use base64::Engine;
+use identomat::config::{ConfigError, setting};
+use identomat::delivery::{
+    Channel, Delivery, DeliveryOutcome, DeliveryRules, Kind, SendError, deliver, digest_key,
+};
+use identomat::family::{Detail, FamilyError, log_invocation};
+use identomat::fields::EmailAddress;
+use identomat::redact::mask_email;
+use identomat::{Callback, Envelope, SessionsTable};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailConfig {
+    /// `EMAIL_FROM_ADDRESS` (required): a verified SES identity.
+    pub from_address: EmailAddress,
+    /// `EMAIL_FROM_NAME`: the display name, e.g. `Acme Verification`.
+    pub from_name: Option<String>,
+    /// `SES_CONFIGURATION_SET`: for event publishing (bounces, complaints).
+    pub configuration_set: Option<String>,
+    /// `EMAIL_RATE_LIMIT_PER_HOUR` (10): e-mails per address per hour.
+    pub rate_limit_per_hour: u32,
+    pub rules: DeliveryRules,
+}
+
+impl EmailConfig {
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let optional = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let invalid = |name, reason: &str| ConfigError {
+            name,
+            reason: reason.into(),
+        };
+        let from_address = optional("EMAIL_FROM_ADDRESS")
+            .ok_or_else(|| invalid("EMAIL_FROM_ADDRESS", "is required"))
+            .and_then(|a| {
+                EmailAddress::parse(&a)
+                    .map_err(|_| invalid("EMAIL_FROM_ADDRESS", "is not an e-mail address"))
+            })?;
+        let from_name = optional("EMAIL_FROM_NAME");
+        if from_name
+            .as_deref()
+            .is_some_and(|n| n.chars().any(char::is_control) || n.chars().count() > 64)
+        {
+            return Err(invalid(
+                "EMAIL_FROM_NAME",
+                "must be one line of at most 64 characters",
+            ));
+        }
+        let configuration_set = optional("SES_CONFIGURATION_SET");
+        Ok(Self {
+            from_address,
+            from_name,
+            configuration_set,
+            rate_limit_per_hour: setting(lookup, "EMAIL_RATE_LIMIT_PER_HOUR", 10)?,
+            rules: DeliveryRules::from_lookup(lookup)?,
+        })
+    }
+
+    /// The `Source` header: the address alone, `"Name" <address>`, or for a non-ASCII name its
+    /// RFC 2047 encoded form.
+    pub fn source(&self) -> String {
+        let address = self.from_address.as_str();
+        match &self.from_name {
+            None => address.to_owned(),
+            Some(name) if name.is_ascii() => {
+                let quoted = name.replace('\\', "\\\\").replace('"', "\\\"");
+                format!("\"{quoted}\" <{address}>")
+            }
+            Some(name) => {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(name);
+                format!("=?UTF-8?B?{encoded}?= <{address}>")
+            }
+        }
+    }
+}
+
+/// The e-mail a callback asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub kind: Kind,
+    pub to: EmailAddress,
+    pub cc: Vec<EmailAddress>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// `&`, `<`, `>`, `"` and `'` as entities: safe in element text and quoted attributes.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escaped text with its line breaks kept.
+fn paragraph(text: &str) -> String {
+    let lines: Vec<String> = text.lines().map(escape_html).collect();
+    format!("<p>{}</p>", lines.join("<br>\n"))
+}
+
+fn html_document(body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n{body}\n</body></html>"
+    )
+}
+
+/// For an OTP, the content in both parts. For a session link, the content, a blank line and
+/// the link as text; the escaped content and the link as an anchor as HTML.
+pub fn compose(callback: &Callback) -> Option<Email> {
+    match callback {
+        Callback::EmailOneTimePassword(c) => Some(Email {
+            kind: Kind::OneTimePassword,
+            to: c.address.clone(),
+            cc: Vec::new(),
+            subject: c.subject.as_str().to_owned(),
+            text: c.content.as_str().to_owned(),
+            html: html_document(&paragraph(c.content.as_str())),
+        }),
+        Callback::EmailSessionLink(c) => {
+            let link = c.session_link.as_str();
+            let anchor = format!(
+                "<p><a href=\"{href}\">{text}</a></p>",
+                href = escape_html(link),
+                text = escape_html(link)
+            );
+            Some(Email {
+                kind: Kind::SessionLink,
+                to: c.address.clone(),
+                cc: c.cc.addresses().to_vec(),
+                subject: c.subject.as_str().to_owned(),
+                text: format!("{}\n\n{link}", c.content.as_str()),
+                html: html_document(&format!("{}\n{anchor}", paragraph(c.content.as_str()))),
+            })
+        }
+        _ => None,
+    }
+}
+
+pub struct EmailFamily {
+    pub ses: aws_sdk_ses::Client,
+    pub table: SessionsTable,
+    pub config: EmailConfig,
+}
+
+impl EmailFamily {
+    pub async fn handle(&self, envelope: &Envelope) -> Result<DeliveryOutcome, FamilyError> {
+        let started = Instant::now();
+        let Some(email) = compose(&envelope.callback) else {
+            let error = FamilyError::Misrouted(envelope.callback.type_name().to_owned());
+            log_invocation(envelope, Err(&error), Detail::default(), started);
+            return Err(error);
+        };
+        let masked = mask_email(&email.to);
+        let session = envelope.callback.session_id();
+        let session = session.as_ref().map_or("", |s| s.as_str());
+        let cc: Vec<&str> = email.cc.iter().map(EmailAddress::as_str).collect();
+        let cc = cc.join(",");
+        let to = email.to.as_str().to_ascii_lowercase();
+        let delivery = Delivery {
+            channel: Channel::Email,
+            kind: email.kind,
+            key: digest_key(&[
+                envelope.callback.type_name(),
+                session,
+                &to,
+                &cc,
+                &email.subject,
+                &email.text,
+            ]),
+            recipient_tag: digest_key(&["email", &to]),
+            masked_recipient: masked.clone(),
+            suppress: None,
+            hourly_limit: self.config.rate_limit_per_hour,
+        };
+        let result = deliver(&self.table, &self.config.rules, envelope, &delivery, || {
+            self.send(&email)
+        })
+        .await;
+        let (outcome, reason) = match &result {
+            Ok((outcome, reason)) => (Ok(outcome.name()), reason.as_deref()),
+            Err(e) => (Err(e), None),
+        };
+        let detail = Detail {
+            recipient: Some(&masked),
+            reason,
+        };
+        log_invocation(envelope, outcome, detail, started);
+        result.map(|(outcome, _)| outcome)
+    }
+
+    async fn send(&self, email: &Email) -> Result<String, SendError> {
+        let content = |text: &str| {
+            Content::builder()
+                .data(text)
+                .charset("UTF-8")
+                .build()
+                .map_err(|e| SendError::Permanent(e.to_string()))
+        };
+        let destination = Destination::builder()
+            .to_addresses(email.to.as_str())
+            .set_cc_addresses(
+                (!email.cc.is_empty())
+                    .then(|| email.cc.iter().map(|a| a.as_str().to_owned()).collect()),
+            )
+            .build();
+        let message = Message::builder()
+            .subject(content(&email.subject)?)
+            .body(
+                Body::builder()
+                    .text(content(&email.text)?)
+                    .html(content(&email.html)?)
+                    .build(),
+            )
+            .build();
+        let result = self
+            .ses
+            .send_email()
+            .source(self.config.source())
+            .destination(destination)
+            .message(message)
+            .set_configuration_set_name(self.config.configuration_set.clone())
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.message_id().to_owned()),
+            Err(e) if identomat::aws::is_transient(&e) => {
+                Err(SendError::Transient(identomat::aws::describe(&e)))
+            }
+            Err(e) => Err(SendError::Permanent(identomat::aws::describe(&e))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use identomat::callback::EmailSessionLink;
+    use identomat::fields::{CcList, EmailContent, SessionId, SessionLink, Subject};
+
+    fn link_email(content: &str) -> Callback {
+        Callback::EmailSessionLink(EmailSessionLink {
+            session_id: SessionId::parse("abc").unwrap(),
+            address: EmailAddress::parse("john.doe@example.com").unwrap(),
+            subject: Subject::parse("Verify").unwrap(),
+            content: EmailContent::parse(content).unwrap(),
+            cc: CcList::parse("a@example.com; b@example.com").unwrap(),
+            session_link: SessionLink::parse("https://widget.identomat.com/?session_token=abc&x=1")
+                .unwrap(),
+            created_by: None,
+        })
+    }
+
+    #[test]
+    fn link_email_parts() {
+        let email = compose(&link_email("Dear John,\nplease verify.")).unwrap();
+        assert_eq!(
+            email.text,
+            "Dear John,\nplease verify.\n\nhttps://widget.identomat.com/?session_token=abc&x=1"
+        );
+        assert!(
+            email.html.contains("<p>Dear John,<br>\nplease verify.</p>"),
+            "{}",
+            email.html
+        );
+        assert!(email.html.contains(
+            "<a href=\"https://widget.identomat.com/?session_token=abc&amp;x=1\">https://widget.identomat.com/?session_token=abc&amp;x=1</a>"
+        ), "{}", email.html);
+        let cc: Vec<&str> = email.cc.iter().map(EmailAddress::as_str).collect();
+        assert_eq!(cc, ["a@example.com", "b@example.com"]);
+    }
+
+    #[test]
+    fn content_cannot_inject_markup() {
+        let email = compose(&link_email("<script>alert('x')</script> & \"quotes\"")).unwrap();
+        assert!(!email.html.contains("<script>"));
+        assert!(
+            email.html.contains(
+                "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;quotes&quot;"
+            )
+        );
+        // Header-like text stays in the body: subjects and addresses were checked at the door.
+        let email = compose(&link_email("Bcc: victim@example.com\nSubject: hi")).unwrap();
+        assert!(
+            email
+                .text
+                .starts_with("Bcc: victim@example.com\nSubject: hi")
+        );
+    }
+
+    #[test]
+    fn source_header() {
+        let mut config = EmailConfig::from_lookup(&|n: &str| {
+            (n == "EMAIL_FROM_ADDRESS").then(|| "no-reply@example.com".to_owned())
+        })
+        .unwrap();
+        assert_eq!(config.source(), "no-reply@example.com");
+        config.from_name = Some("Acme \"Verify\"".into());
+        assert_eq!(
+            config.source(),
+            "\"Acme \\\"Verify\\\"\" <no-reply@example.com>"
+        );
+        config.from_name = Some("ვერიფიკაცია".into());
+        assert!(config.source().starts_with("=?UTF-8?B?"));
+        assert!(config.source().ends_with("?= <no-reply@example.com>"));
+    }
+
+    #[test]
+    fn config_requires_a_sender() {
+        assert_eq!(
+            EmailConfig::from_lookup(&|_: &str| None).unwrap_err().name,
+            "EMAIL_FROM_ADDRESS"
+        );
+        let bad_name = |n: &str| match n {
+            "EMAIL_FROM_ADDRESS" => Some("no-reply@example.com".to_owned()),
+            "EMAIL_FROM_NAME" => Some("Acme\r\nBcc: x@evil.com".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            EmailConfig::from_lookup(&bad_name).unwrap_err().name,
+            "EMAIL_FROM_NAME"
+        );
+    }
+}

@@ -1,0 +1,238 @@
+//! E-mail through moto's SES: the reference samples, once, fresh, limits, faults.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
+use email::{EmailConfig, EmailFamily};
+use identomat::callback::EmailOneTimePassword;
+use identomat::delivery::{DeliveryOutcome, DeliveryRules};
+use identomat::family::FamilyError;
+use identomat::fields::{EmailAddress, EmailContent, SessionId, Subject};
+use identomat::{
+    Acceptance, Callback, CallbackKeys, Envelope, Limits, LinkPolicy, ReceivedAt, SessionsTable,
+};
+use testkit::Moto;
+
+const TABLE: &str = "sessions";
+const FROM: &str = "no-reply@verify.example.com";
+
+fn config() -> EmailConfig {
+    EmailConfig {
+        from_address: EmailAddress::parse(FROM).unwrap(),
+        from_name: Some("Acme Verification".into()),
+        configuration_set: None,
+        rate_limit_per_hour: 10,
+        rules: DeliveryRules::default(),
+    }
+}
+
+async fn family(moto: &Moto, verify_sender: bool) -> (EmailFamily, SdkConfig) {
+    let aws = moto.sdk_config().await;
+    testkit::create_sessions_table(&aws, TABLE).await;
+    let ses = aws_sdk_ses::Client::new(&aws);
+    if verify_sender {
+        ses.verify_email_identity()
+            .email_address(FROM)
+            .send()
+            .await
+            .unwrap();
+    }
+    let family = EmailFamily {
+        ses,
+        table: SessionsTable::new(aws_sdk_dynamodb::Client::new(&aws), TABLE),
+        config: config(),
+    };
+    (family, aws)
+}
+
+fn sample(name: &str) -> Callback {
+    let path = format!(
+        "{}/../../events/callbacks/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let acceptance = Acceptance {
+        keys: CallbackKeys::new(Some("apikey123"), None),
+        links: LinkPolicy::default(),
+        limits: Limits::default(),
+    };
+    acceptance.accept(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn envelope(callback: Callback, request_id: &str) -> Envelope {
+    Envelope {
+        request_id: request_id.into(),
+        received_at: ReceivedAt::now(),
+        callback,
+    }
+}
+
+fn otp(address: &str, content: &str) -> Callback {
+    Callback::EmailOneTimePassword(EmailOneTimePassword {
+        session_id: SessionId::parse("session-1").unwrap(),
+        address: EmailAddress::parse(address).unwrap(),
+        subject: Subject::parse("Your code").unwrap(),
+        content: EmailContent::parse(content).unwrap(),
+    })
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+async fn deliveries(aws: &SdkConfig, session: &str) -> Vec<Item> {
+    testkit::query_session(aws, TABLE, session)
+        .await
+        .into_iter()
+        .filter(|i| i["record"].as_s().is_ok_and(|r| r.starts_with("delivery#")))
+        .collect()
+}
+
+fn s(item: &Item, name: &str) -> String {
+    item[name].as_s().unwrap().clone()
+}
+
+#[tokio::test]
+async fn reference_samples_are_sent_as_email() {
+    let moto = Moto::start().await;
+    let (family, aws) = family(&moto, true).await;
+    let link = envelope(sample("share-session-link-via-email"), "r1");
+    let otp = envelope(sample("email-one-time-password-request"), "r2");
+    assert_eq!(family.handle(&link).await.unwrap(), DeliveryOutcome::Sent);
+    assert_eq!(family.handle(&otp).await.unwrap(), DeliveryOutcome::Sent);
+
+    let sent = moto.emails().await;
+    assert_eq!(sent.len(), 2);
+    let link_mail = &sent[0];
+    assert_eq!(
+        link_mail.source,
+        "\"Acme Verification\" <no-reply@verify.example.com>"
+    );
+    assert_eq!(
+        link_mail.destinations.to_addresses,
+        ["john.doe@example.com"]
+    );
+    assert_eq!(link_mail.destinations.cc_addresses, ["support@example.com"]);
+    assert_eq!(link_mail.subject, "Verification Required");
+    // moto keeps the HTML part; the text part is tested on the message builder.
+    assert!(
+        link_mail.body.contains(
+            "<p>Dear John Doe, please complete your verification using the link below.</p>"
+        )
+    );
+    assert!(link_mail.body.contains(
+        "<a href=\"https://widget.identomat.com/?session_token=5alhw0070l2gy82q0mqlfniv7gwgbqqs0rtctolg\">"
+    ));
+    let otp_mail = &sent[1];
+    assert_eq!(otp_mail.destinations.to_addresses, ["john.doe@example.com"]);
+    assert!(otp_mail.destinations.cc_addresses.is_empty());
+    assert_eq!(otp_mail.subject, "Mail Verification");
+    assert!(otp_mail.body.contains("<p>Your code is 6867</p>"));
+
+    let records = deliveries(&aws, "5alhw0070l2gy82q0mqlfniv7gwgbqqs0rtctolg").await;
+    assert_eq!(records.len(), 2);
+    for r in &records {
+        assert_eq!(
+            (s(r, "channel"), s(r, "state")),
+            ("email".into(), "sent".into())
+        );
+        assert_eq!(s(r, "recipient"), "j***@example.com");
+    }
+    let ids: Vec<String> = records.iter().map(|r| s(r, "providerMessageId")).collect();
+    assert!(ids.contains(&link_mail.id) && ids.contains(&otp_mail.id));
+    let everything = format!("{:?}", testkit::scan_table(&aws, TABLE).await);
+    assert!(!everything.contains("john.doe"), "{everything}");
+}
+
+#[tokio::test]
+async fn twenty_identical_envelopes_at_once_send_one_email() {
+    let moto = Moto::start().await;
+    let (family, _) = family(&moto, true).await;
+    let family = std::sync::Arc::new(family);
+    let e = envelope(sample("email-one-time-password-request"), "r1");
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (family, e) = (family.clone(), e.clone());
+        tasks.spawn(async move { family.handle(&e).await });
+    }
+    let mut sent = 0;
+    while let Some(done) = tasks.join_next().await {
+        sent += usize::from(done.unwrap().unwrap() == DeliveryOutcome::Sent);
+    }
+    assert_eq!(sent, 1);
+    assert_eq!(moto.emails().await.len(), 1);
+    assert_eq!(
+        family.handle(&e).await.unwrap(),
+        DeliveryOutcome::Deduplicated
+    );
+}
+
+#[tokio::test]
+async fn the_eleventh_email_to_an_address_within_the_hour_is_suppressed() {
+    let moto = Moto::start().await;
+    let (family, _) = family(&moto, true).await;
+    for i in 0..11 {
+        let e = envelope(
+            otp("Target@Example.com", &format!("Your code is 10{i}")),
+            &format!("r{i}"),
+        );
+        let expected = if i < 10 {
+            DeliveryOutcome::Sent
+        } else {
+            DeliveryOutcome::Suppressed
+        };
+        assert_eq!(family.handle(&e).await.unwrap(), expected, "e-mail {i}");
+    }
+    // Case does not make a new address.
+    let e = envelope(otp("target@example.com", "Your code is 999"), "r-lower");
+    assert_eq!(
+        family.handle(&e).await.unwrap(),
+        DeliveryOutcome::Suppressed
+    );
+    assert_eq!(moto.emails().await.len(), 10);
+}
+
+#[tokio::test]
+async fn a_stale_otp_is_recorded_expired_not_sent() {
+    let moto = Moto::start().await;
+    let (family, aws) = family(&moto, true).await;
+    let mut e = envelope(otp("john.doe@example.com", "Your code is 1"), "r1");
+    e.received_at = ReceivedAt::from_system_time(SystemTime::now() - Duration::from_secs(600));
+    assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Expired);
+    assert!(moto.emails().await.is_empty());
+    assert_eq!(
+        s(&deliveries(&aws, "session-1").await[0], "state"),
+        "expired"
+    );
+}
+
+#[tokio::test]
+async fn an_unverified_sender_is_a_permanent_failure() {
+    let moto = Moto::start().await;
+    let (family, aws) = family(&moto, false).await;
+    let e = envelope(otp("john.doe@example.com", "Your code is 1"), "r1");
+    assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Failed);
+    let record = &deliveries(&aws, "session-1").await[0];
+    assert_eq!(s(record, "state"), "failed");
+    assert!(
+        s(record, "reason").starts_with("MessageRejected"),
+        "{record:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_ses_fails_the_invocation_and_the_retry_sends() {
+    let moto = Moto::start().await;
+    let (family, aws) = family(&moto, true).await;
+    let down = aws_sdk_ses::config::Builder::from(&aws)
+        .endpoint_url("http://127.0.0.1:9")
+        .build();
+    let down = EmailFamily {
+        ses: aws_sdk_ses::Client::from_conf(down),
+        table: family.table.clone(),
+        config: family.config.clone(),
+    };
+    let e = envelope(otp("john.doe@example.com", "Your code is 1"), "r1");
+    assert!(matches!(down.handle(&e).await, Err(FamilyError::Send(_))));
+    assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Sent);
+    assert_eq!(moto.emails().await.len(), 1);
+}

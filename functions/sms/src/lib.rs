@@ -1,0 +1,306 @@
+//! The sms family: sends the OTP and session-link SMS through Amazon SNS, once, fresh and
+//! within the abuse limits (see `identomat::delivery`).
+
+use std::time::Instant;
+
+use aws_sdk_sns::types::MessageAttributeValue;
+use identomat::config::{ConfigError, setting};
+use identomat::delivery::{
+    Channel, Delivery, DeliveryOutcome, DeliveryRules, Kind, SendError, deliver, digest_key,
+};
+use identomat::family::{Detail, FamilyError, log_invocation};
+use identomat::fields::{PhoneNumber, SmsText};
+use identomat::redact::mask_phone;
+use identomat::{Callback, Envelope, SessionsTable};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsConfig {
+    /// `SMS_SENDER_ID`: 1 to 11 letters and digits, at least one letter.
+    pub sender_id: Option<String>,
+    /// `SMS_ORIGINATION_NUMBER`: an E.164 number of the account.
+    pub origination_number: Option<String>,
+    /// `SMS_MAX_PRICE_USD`: the most one SMS may cost, e.g. `0.50`.
+    pub max_price_usd: Option<String>,
+    /// `SMS_ALLOWED_COUNTRY_CODES`: calling codes, e.g. `995,380`; empty allows every country.
+    pub allowed_country_codes: Vec<String>,
+    /// `SMS_RATE_LIMIT_PER_HOUR` (5): SMS per phone number per hour.
+    pub rate_limit_per_hour: u32,
+    pub rules: DeliveryRules,
+}
+
+fn invalid(name: &'static str, reason: &str) -> ConfigError {
+    ConfigError {
+        name,
+        reason: reason.into(),
+    }
+}
+
+impl SmsConfig {
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let optional = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let sender_id = optional("SMS_SENDER_ID");
+        if let Some(id) = &sender_id {
+            let ok = (1..=11).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_alphanumeric())
+                && id.bytes().any(|b| b.is_ascii_alphabetic());
+            if !ok {
+                return Err(invalid(
+                    "SMS_SENDER_ID",
+                    "must be 1-11 letters and digits with a letter",
+                ));
+            }
+        }
+        let origination_number = optional("SMS_ORIGINATION_NUMBER");
+        if let Some(number) = &origination_number {
+            PhoneNumber::parse(number)
+                .map_err(|_| invalid("SMS_ORIGINATION_NUMBER", "must be E.164"))?;
+        }
+        let max_price_usd = optional("SMS_MAX_PRICE_USD");
+        if let Some(price) = &max_price_usd {
+            if !price.parse::<f64>().is_ok_and(|p| p > 0.0 && p.is_finite()) {
+                return Err(invalid("SMS_MAX_PRICE_USD", "must be a positive amount"));
+            }
+        }
+        let allowed_country_codes: Vec<String> = optional("SMS_ALLOWED_COUNTRY_CODES")
+            .map(|v| {
+                v.split(',')
+                    .map(|c| c.trim().trim_start_matches('+').to_owned())
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let code_ok = |c: &String| {
+            (1..=3).contains(&c.len())
+                && c.bytes().all(|b| b.is_ascii_digit())
+                && !c.starts_with('0')
+        };
+        if !allowed_country_codes.iter().all(code_ok) {
+            return Err(invalid(
+                "SMS_ALLOWED_COUNTRY_CODES",
+                "must be calling codes like 995,380",
+            ));
+        }
+        Ok(Self {
+            sender_id,
+            origination_number,
+            max_price_usd,
+            allowed_country_codes,
+            rate_limit_per_hour: setting(lookup, "SMS_RATE_LIMIT_PER_HOUR", 5)?,
+            rules: DeliveryRules::from_lookup(lookup)?,
+        })
+    }
+
+    /// Calling codes are prefix-free, so a prefix match is exact.
+    fn country_allowed(&self, phone: &PhoneNumber) -> bool {
+        self.allowed_country_codes.is_empty()
+            || self
+                .allowed_country_codes
+                .iter()
+                .any(|c| phone.digits().starts_with(c.as_str()))
+    }
+}
+
+/// The SMS a callback asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sms {
+    pub kind: Kind,
+    pub to: PhoneNumber,
+    pub message: String,
+}
+
+/// The OTP text as it is; a session link's text, a line break and the link, unless the text
+/// holds the link already.
+pub fn compose(callback: &Callback) -> Option<Sms> {
+    match callback {
+        Callback::SmsOneTimePassword(c) => Some(Sms {
+            kind: Kind::OneTimePassword,
+            to: c.phone_number.clone(),
+            message: c.text.as_str().to_owned(),
+        }),
+        Callback::SmsSessionLink(c) => {
+            let (text, link) = (c.text.as_str(), c.session_link.as_str());
+            let message = if text.contains(link) {
+                text.to_owned()
+            } else {
+                format!("{text}\n{link}")
+            };
+            Some(Sms {
+                kind: Kind::SessionLink,
+                to: c.phone_number.clone(),
+                message,
+            })
+        }
+        _ => None,
+    }
+}
+
+pub struct SmsFamily {
+    pub sns: aws_sdk_sns::Client,
+    pub table: SessionsTable,
+    pub config: SmsConfig,
+}
+
+impl SmsFamily {
+    pub async fn handle(&self, envelope: &Envelope) -> Result<DeliveryOutcome, FamilyError> {
+        let started = Instant::now();
+        let Some(sms) = compose(&envelope.callback) else {
+            let error = FamilyError::Misrouted(envelope.callback.type_name().to_owned());
+            log_invocation(envelope, Err(&error), Detail::default(), started);
+            return Err(error);
+        };
+        let masked = mask_phone(&sms.to);
+        let session = envelope.callback.session_id();
+        let session = session.as_ref().map_or("", |s| s.as_str());
+        let delivery = Delivery {
+            channel: Channel::Sms,
+            kind: sms.kind,
+            key: digest_key(&[
+                envelope.callback.type_name(),
+                session,
+                sms.to.as_str(),
+                &sms.message,
+            ]),
+            recipient_tag: digest_key(&["sms", sms.to.as_str()]),
+            masked_recipient: masked.clone(),
+            suppress: (!self.config.country_allowed(&sms.to)).then_some("country-not-allowed"),
+            hourly_limit: self.config.rate_limit_per_hour,
+        };
+        let result = if sms.message.len() > SmsText::MAX_BYTES {
+            // The link made it too long for one SMS message: no retry can fix that.
+            self.table
+                .record_unsent(session, &delivery, envelope, "failed", "message-too-long")
+                .await
+                .map(|()| (DeliveryOutcome::Failed, Some("message-too-long".to_owned())))
+                .map_err(FamilyError::from)
+        } else {
+            deliver(&self.table, &self.config.rules, envelope, &delivery, || {
+                self.publish(&sms)
+            })
+            .await
+        };
+        let (outcome, reason) = match &result {
+            Ok((outcome, reason)) => (Ok(outcome.name()), reason.as_deref()),
+            Err(e) => (Err(e), None),
+        };
+        let detail = Detail {
+            recipient: Some(&masked),
+            reason,
+        };
+        log_invocation(envelope, outcome, detail, started);
+        result.map(|(outcome, _)| outcome)
+    }
+
+    async fn publish(&self, sms: &Sms) -> Result<String, SendError> {
+        let attribute = |value: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+        };
+        let mut request = self
+            .sns
+            .publish()
+            .phone_number(sms.to.as_str())
+            .message(&sms.message);
+        let attributes = [
+            ("AWS.SNS.SMS.SMSType", Some("Transactional")),
+            ("AWS.SNS.SMS.SenderID", self.config.sender_id.as_deref()),
+            (
+                "AWS.MM.SMS.OriginationNumber",
+                self.config.origination_number.as_deref(),
+            ),
+            ("AWS.SNS.SMS.MaxPrice", self.config.max_price_usd.as_deref()),
+        ];
+        for (name, value) in attributes {
+            if let Some(value) = value {
+                let value = attribute(value).map_err(|e| SendError::Permanent(e.to_string()))?;
+                request = request.message_attributes(name, value);
+            }
+        }
+        match request.send().await {
+            Ok(out) => Ok(out.message_id().unwrap_or_default().to_owned()),
+            Err(e) if identomat::aws::is_transient(&e) => {
+                Err(SendError::Transient(identomat::aws::describe(&e)))
+            }
+            Err(e) => Err(SendError::Permanent(identomat::aws::describe(&e))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use identomat::callback::{SmsOneTimePassword, SmsSessionLink};
+    use identomat::fields::{SessionId, SessionLink};
+
+    fn link_sms(text: &str) -> Callback {
+        Callback::SmsSessionLink(SmsSessionLink {
+            session_id: SessionId::parse("abc").unwrap(),
+            text: SmsText::parse(text).unwrap(),
+            phone_number: PhoneNumber::parse("+995512345678").unwrap(),
+            session_link: SessionLink::parse("https://widget.identomat.com/?session_token=abc")
+                .unwrap(),
+            created_by: None,
+        })
+    }
+
+    #[test]
+    fn link_is_appended_unless_the_text_holds_it() {
+        let sms = compose(&link_sms("Please verify:")).unwrap();
+        assert_eq!(
+            sms.message,
+            "Please verify:\nhttps://widget.identomat.com/?session_token=abc"
+        );
+        assert_eq!(sms.kind, Kind::SessionLink);
+        let holds = "Open https://widget.identomat.com/?session_token=abc now";
+        assert_eq!(compose(&link_sms(holds)).unwrap().message, holds);
+    }
+
+    #[test]
+    fn otp_text_is_sent_as_it_is() {
+        let otp = Callback::SmsOneTimePassword(SmsOneTimePassword {
+            session_id: SessionId::parse("abc").unwrap(),
+            text: SmsText::parse("Your code is 6867").unwrap(),
+            phone_number: PhoneNumber::parse("+995512345678").unwrap(),
+        });
+        let sms = compose(&otp).unwrap();
+        assert_eq!(
+            (sms.message.as_str(), sms.kind),
+            ("Your code is 6867", Kind::OneTimePassword)
+        );
+    }
+
+    #[test]
+    fn config_from_the_environment() {
+        let env = |name: &str| match name {
+            "SMS_SENDER_ID" => Some("Acme".to_owned()),
+            "SMS_ALLOWED_COUNTRY_CODES" => Some("995, +380".to_owned()),
+            "SMS_MAX_PRICE_USD" => Some("0.50".to_owned()),
+            _ => None,
+        };
+        let config = SmsConfig::from_lookup(&env).unwrap();
+        assert_eq!(config.allowed_country_codes, ["995", "380"]);
+        assert_eq!(config.rate_limit_per_hour, 5);
+        assert!(config.country_allowed(&PhoneNumber::parse("+380501234567").unwrap()));
+        assert!(!config.country_allowed(&PhoneNumber::parse("+12025550100").unwrap()));
+        for (name, bad) in [
+            ("SMS_SENDER_ID", "Acme Corporation"),
+            ("SMS_SENDER_ID", "12345"),
+            ("SMS_ORIGINATION_NUMBER", "555-0100"),
+            ("SMS_MAX_PRICE_USD", "-1"),
+            ("SMS_ALLOWED_COUNTRY_CODES", "georgia"),
+            ("SMS_RATE_LIMIT_PER_HOUR", "many"),
+        ] {
+            let env = |n: &str| (n == name).then(|| bad.to_owned());
+            assert_eq!(
+                SmsConfig::from_lookup(&env).unwrap_err().name,
+                name,
+                "{bad}"
+            );
+        }
+    }
+}

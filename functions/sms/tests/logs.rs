@@ -1,0 +1,65 @@
+//! The sms family's log line: masked recipient and session fingerprint, never the number, the
+//! text or the session id. A test binary of its own: tracing's interest cache is process-wide.
+
+use identomat::delivery::DeliveryRules;
+use identomat::{
+    Acceptance, CallbackKeys, Envelope, Limits, LinkPolicy, ReceivedAt, SessionsTable,
+};
+use sms::{SmsConfig, SmsFamily};
+use testkit::{Captured, Moto};
+
+#[tokio::test]
+async fn one_line_per_outcome_with_masked_values() {
+    let logs = Captured::default();
+    let _guard = logs.install();
+    let moto = Moto::start().await;
+    let aws = moto.sdk_config().await;
+    testkit::create_sessions_table(&aws, "sessions").await;
+    let family = SmsFamily {
+        sns: aws_sdk_sns::Client::new(&aws),
+        table: SessionsTable::new(aws_sdk_dynamodb::Client::new(&aws), "sessions"),
+        config: SmsConfig {
+            sender_id: None,
+            origination_number: None,
+            max_price_usd: None,
+            allowed_country_codes: Vec::new(),
+            rate_limit_per_hour: 5,
+            rules: DeliveryRules::default(),
+        },
+    };
+    let path = format!(
+        "{}/../../events/callbacks/share-session-link-via-sms.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let acceptance = Acceptance {
+        keys: CallbackKeys::new(Some("apikey123"), None),
+        links: LinkPolicy::default(),
+        limits: Limits::default(),
+    };
+    let envelope = Envelope {
+        request_id: "req-1".into(),
+        received_at: ReceivedAt::now(),
+        callback: acceptance.accept(&std::fs::read(path).unwrap()).unwrap(),
+    };
+    family.handle(&envelope).await.unwrap();
+    family.handle(&envelope).await.unwrap();
+
+    let lines: Vec<_> = logs
+        .lines()
+        .into_iter()
+        .filter(|l| l["message"] == "callback")
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["outcome"], "sent");
+    assert_eq!(lines[1]["outcome"], "deduplicated");
+    assert_eq!(lines[0]["recipient"], "+9955*****78");
+    assert_eq!(lines[0]["session"].as_str().unwrap().len(), 12);
+    let text = logs.text();
+    for secret in [
+        "995512345678",
+        "ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp",
+        "Hello John",
+    ] {
+        assert!(!text.contains(secret), "{secret} in logs:\n{text}");
+    }
+}

@@ -1,0 +1,311 @@
+//! SMS through moto's SNS: the reference samples, once, fresh, limits, faults.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
+use identomat::callback::SmsOneTimePassword;
+use identomat::delivery::{DeliveryOutcome, DeliveryRules};
+use identomat::family::FamilyError;
+use identomat::fields::{PhoneNumber, SessionId, SmsText};
+use identomat::{
+    Acceptance, Callback, CallbackKeys, Envelope, Limits, LinkPolicy, ReceivedAt, SessionsTable,
+};
+use sms::{SmsConfig, SmsFamily};
+use testkit::{FaultyEndpoint, Moto, query_error};
+
+const TABLE: &str = "sessions";
+
+fn config() -> SmsConfig {
+    SmsConfig {
+        sender_id: None,
+        origination_number: None,
+        max_price_usd: None,
+        allowed_country_codes: Vec::new(),
+        rate_limit_per_hour: 5,
+        rules: DeliveryRules::default(),
+    }
+}
+
+async fn family(moto: &Moto, config: SmsConfig) -> (SmsFamily, SdkConfig) {
+    let aws = moto.sdk_config().await;
+    testkit::create_sessions_table(&aws, TABLE).await;
+    let family = SmsFamily {
+        sns: aws_sdk_sns::Client::new(&aws),
+        table: SessionsTable::new(aws_sdk_dynamodb::Client::new(&aws), TABLE),
+        config,
+    };
+    (family, aws)
+}
+
+fn with_sns_at(family: &SmsFamily, aws: &SdkConfig, endpoint: &str) -> SmsFamily {
+    let sns = aws_sdk_sns::config::Builder::from(aws)
+        .endpoint_url(endpoint)
+        .build();
+    SmsFamily {
+        sns: aws_sdk_sns::Client::from_conf(sns),
+        table: family.table.clone(),
+        config: family.config.clone(),
+    }
+}
+
+fn sample(name: &str) -> Callback {
+    let path = format!(
+        "{}/../../events/callbacks/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let acceptance = Acceptance {
+        keys: CallbackKeys::new(Some("apikey123"), Some("callback-api-key-123")),
+        links: LinkPolicy::default(),
+        limits: Limits::default(),
+    };
+    acceptance.accept(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn envelope(callback: Callback, request_id: &str) -> Envelope {
+    Envelope {
+        request_id: request_id.into(),
+        received_at: ReceivedAt::now(),
+        callback,
+    }
+}
+
+fn otp(phone: &str, text: &str) -> Callback {
+    Callback::SmsOneTimePassword(SmsOneTimePassword {
+        session_id: SessionId::parse("session-1").unwrap(),
+        text: SmsText::parse(text).unwrap(),
+        phone_number: PhoneNumber::parse(phone).unwrap(),
+    })
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+async fn deliveries(aws: &SdkConfig, session: &str) -> Vec<Item> {
+    testkit::query_session(aws, TABLE, session)
+        .await
+        .into_iter()
+        .filter(|i| i["record"].as_s().is_ok_and(|r| r.starts_with("delivery#")))
+        .collect()
+}
+
+fn s(item: &Item, name: &str) -> String {
+    item[name].as_s().unwrap().clone()
+}
+
+#[tokio::test]
+async fn reference_samples_are_sent_as_sms() {
+    let moto = Moto::start().await;
+    let (family, aws) = family(&moto, config()).await;
+    let otp = envelope(sample("one-time-password-request"), "r1");
+    let link = envelope(sample("share-session-link-via-sms"), "r2");
+    assert_eq!(family.handle(&otp).await.unwrap(), DeliveryOutcome::Sent);
+    assert_eq!(family.handle(&link).await.unwrap(), DeliveryOutcome::Sent);
+
+    let sent = moto.sms().await;
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].phone_number, "+995512345678");
+    assert_eq!(sent[0].message, "Your code is 6867");
+    assert_eq!(sent[1].phone_number, "+995512345678");
+    assert_eq!(
+        sent[1].message,
+        "Hello John Doe, please complete your verification using the link below.\n\
+         https://widget.identomat.com/?session_token=ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp"
+    );
+
+    let records = deliveries(&aws, "wwb83rh1se22wd81z0tx8bqlerljq5kgf6rxem1q").await;
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(
+        (s(r, "channel"), s(r, "kind"), s(r, "state")),
+        ("sms".into(), "otp".into(), "sent".into())
+    );
+    assert_eq!(s(r, "recipient"), "+9955*****78");
+    assert_eq!(s(r, "providerMessageId"), sent[0].message_id);
+    assert_eq!(s(r, "requestId"), "r1");
+    assert!(r.get("leaseUntil").is_none());
+    assert!(r["expiresAt"].as_n().is_ok());
+}
+
+#[tokio::test]
+async fn the_same_envelope_twice_sends_once() {
+    let moto = Moto::start().await;
+    let (family, _) = family(&moto, config()).await;
+    let e = envelope(sample("one-time-password-request"), "r1");
+    assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Sent);
+    assert_eq!(
+        family.handle(&e).await.unwrap(),
+        DeliveryOutcome::Deduplicated
+    );
+    // An identical callback (another request) within the window: still once.
+    let again = envelope(sample("one-time-password-request"), "r2");
+    assert_eq!(
+        family.handle(&again).await.unwrap(),
+        DeliveryOutcome::Deduplicated
+    );
+    assert_eq!(moto.sms().await.len(), 1);
+}
+
+#[tokio::test]
+async fn twenty_identical_envelopes_at_once_send_one_sms() {
+    let moto = Moto::start().await;
+    let (family, _) = family(&moto, config()).await;
+    let family = std::sync::Arc::new(family);
+    let e = envelope(sample("one-time-password-request"), "r1");
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (family, e) = (family.clone(), e.clone());
+        tasks.spawn(async move { family.handle(&e).await });
+    }
+    let mut outcomes = HashMap::new();
+    while let Some(done) = tasks.join_next().await {
+        *outcomes.entry(done.unwrap().unwrap()).or_insert(0) += 1;
+    }
+    assert_eq!(outcomes.get(&DeliveryOutcome::Sent), Some(&1));
+    assert_eq!(outcomes.get(&DeliveryOutcome::Deduplicated), Some(&19));
+    assert_eq!(moto.sms().await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_sixth_sms_to_a_number_within_the_hour_is_suppressed() {
+    let moto = Moto::start().await;
+    let (family, aws) = family(&moto, config()).await;
+    for i in 0..6 {
+        let e = envelope(
+            otp("+995599000001", &format!("Your code is 100{i}")),
+            &format!("r{i}"),
+        );
+        let expected = if i < 5 {
+            DeliveryOutcome::Sent
+        } else {
+            DeliveryOutcome::Suppressed
+        };
+        assert_eq!(family.handle(&e).await.unwrap(), expected, "sms {i}");
+    }
+    assert_eq!(moto.sms().await.len(), 5);
+    // Another number has its own limit.
+    let other = envelope(otp("+995599000002", "Your code is 2000"), "other");
+    assert_eq!(family.handle(&other).await.unwrap(), DeliveryOutcome::Sent);
+    let suppressed: Vec<Item> = deliveries(&aws, "session-1")
+        .await
+        .into_iter()
+        .filter(|r| s(r, "state") == "suppressed")
+        .collect();
+    assert_eq!(suppressed.len(), 1);
+    assert_eq!(s(&suppressed[0], "reason"), "rate-limited");
+}
+
+#[tokio::test]
+async fn numbers_outside_the_allowed_countries_are_suppressed() {
+    let moto = Moto::start().await;
+    let config = SmsConfig {
+        allowed_country_codes: vec!["380".into(), "1".into()],
+        ..config()
+    };
+    let (family, aws) = family(&moto, config).await;
+    let georgia = envelope(otp("+995512345678", "Your code is 1"), "r1");
+    let ukraine = envelope(otp("+380501234567", "Your code is 2"), "r2");
+    assert_eq!(
+        family.handle(&georgia).await.unwrap(),
+        DeliveryOutcome::Suppressed
+    );
+    assert_eq!(
+        family.handle(&ukraine).await.unwrap(),
+        DeliveryOutcome::Sent
+    );
+    let sent = moto.sms().await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].phone_number, "+380501234567");
+    let reasons: Vec<String> = deliveries(&aws, "session-1")
+        .await
+        .iter()
+        .filter(|r| s(r, "state") == "suppressed")
+        .map(|r| s(r, "reason"))
+        .collect();
+    assert_eq!(reasons, ["country-not-allowed"]);
+}
+
+#[tokio::test]
+async fn a_stale_otp_is_recorded_expired_not_sent() {
+    let moto = Moto::start().await;
+    let (family, aws) = family(&moto, config()).await;
+    let mut e = envelope(otp("+995512345678", "Your code is 1234"), "r1");
+    e.received_at = ReceivedAt::from_system_time(SystemTime::now() - Duration::from_secs(301));
+    assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Expired);
+    assert!(moto.sms().await.is_empty());
+    let records = deliveries(&aws, "session-1").await;
+    assert_eq!(
+        (s(&records[0], "state"), s(&records[0], "reason")),
+        ("expired".into(), "otp-too-old".into())
+    );
+    // A session link is not an OTP: an old one is still sent.
+    let mut link = envelope(sample("share-session-link-via-sms"), "r2");
+    link.received_at = e.received_at;
+    assert_eq!(family.handle(&link).await.unwrap(), DeliveryOutcome::Sent);
+}
+
+#[tokio::test]
+async fn transient_faults_fail_the_invocation_and_the_retry_sends_once() {
+    let moto = Moto::start().await;
+    let (family, aws) = family(&moto, config()).await;
+    let e = envelope(otp("+995512345678", "Your code is 5555"), "r1");
+
+    let down = with_sns_at(&family, &aws, "http://127.0.0.1:9");
+    assert!(matches!(down.handle(&e).await, Err(FamilyError::Send(_))));
+    for (status, code) in [(500, "InternalError"), (400, "Throttling")] {
+        let fault = FaultyEndpoint::answering(status, query_error(code), Duration::ZERO).await;
+        let faulty = with_sns_at(&family, &aws, &fault.endpoint());
+        let result = faulty.handle(&e).await;
+        assert!(
+            matches!(result, Err(FamilyError::Send(_))),
+            "{code}: {result:?}"
+        );
+        assert!(fault.hits() >= 1);
+    }
+    assert!(moto.sms().await.is_empty());
+
+    // Lambda's retry, with SNS back: the claim and the rate slot were released.
+    assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Sent);
+    assert_eq!(
+        family.handle(&e).await.unwrap(),
+        DeliveryOutcome::Deduplicated
+    );
+    assert_eq!(moto.sms().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_is_recorded_failed_and_not_retried() {
+    let moto = Moto::start().await;
+    let (family, aws) = family(&moto, config()).await;
+    let fault =
+        FaultyEndpoint::answering(400, query_error("InvalidParameter"), Duration::ZERO).await;
+    let refusing = with_sns_at(&family, &aws, &fault.endpoint());
+    let e = envelope(otp("+995512345678", "Your code is 7777"), "r1");
+    assert_eq!(refusing.handle(&e).await.unwrap(), DeliveryOutcome::Failed);
+    let records = deliveries(&aws, "session-1").await;
+    assert_eq!(s(&records[0], "state"), "failed");
+    assert!(s(&records[0], "reason").starts_with("InvalidParameter"));
+    // A redelivery finds the record and sends nothing.
+    assert_eq!(
+        family.handle(&e).await.unwrap(),
+        DeliveryOutcome::Deduplicated
+    );
+    assert!(moto.sms().await.is_empty());
+}
+
+#[tokio::test]
+async fn records_hold_masked_recipients_only() {
+    let moto = Moto::start().await;
+    let (family, aws) = family(&moto, config()).await;
+    family
+        .handle(&envelope(sample("one-time-password-request"), "r1"))
+        .await
+        .unwrap();
+    family
+        .handle(&envelope(sample("share-session-link-via-sms"), "r2"))
+        .await
+        .unwrap();
+    let everything = format!("{:?}", testkit::scan_table(&aws, TABLE).await);
+    assert!(!everything.contains("995512345678"), "{everything}");
+    assert!(!everything.contains("6867"), "{everything}");
+}
