@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export MOTO_PYTHON := $(abspath $(PY))
 
-.PHONY: test lint bench venv clean
+.PHONY: demo local test lint bench venv clean
 
 ## Installs the pinned Python tools (moto) into .venv, once per change of requirements-dev.txt.
 venv: $(VENV)/.installed
@@ -14,6 +14,15 @@ $(VENV)/.installed: requirements-dev.txt
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
+
+## The whole system locally: moto for AWS, the five functions under cargo lambda, the reference
+## samples replayed through the Callback URL, and what was sent and stored printed.
+demo: venv
+	@$(PY) scripts/local_stack.py demo
+
+## The same stack, left running until Ctrl-C; prints the Callback URL, endpoint, table and key.
+local: venv
+	@$(PY) scripts/local_stack.py local
 
 ## Every test of the workspace; each test starts its own moto server on loopback.
 test: venv

@@ -10,10 +10,9 @@ use identomat::callback::EmailOneTimePassword;
 use identomat::delivery::{DeliveryOutcome, DeliveryRules};
 use identomat::family::FamilyError;
 use identomat::fields::{EmailAddress, EmailContent, SessionId, Subject};
-use identomat::{
-    Acceptance, Callback, CallbackKeys, Envelope, Limits, LinkPolicy, ReceivedAt, SessionsTable,
-};
+use identomat::{Callback, Envelope, ReceivedAt, SessionsTable};
 use testkit::Moto;
+use testkit::samples::callback as sample;
 
 const TABLE: &str = "sessions";
 const FROM: &str = "no-reply@verify.example.com";
@@ -45,19 +44,6 @@ async fn family(moto: &Moto, verify_sender: bool) -> (EmailFamily, SdkConfig) {
         config: config(),
     };
     (family, aws)
-}
-
-fn sample(name: &str) -> Callback {
-    let path = format!(
-        "{}/../../events/callbacks/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let acceptance = Acceptance {
-        keys: CallbackKeys::new(Some("apikey123"), None),
-        links: LinkPolicy::default(),
-        limits: Limits::default(),
-    };
-    acceptance.accept(&std::fs::read(path).unwrap()).unwrap()
 }
 
 fn envelope(callback: Callback, request_id: &str) -> Envelope {

@@ -7,20 +7,10 @@ use std::time::SystemTime;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::*;
-use identomat::{Acceptance, CallbackKeys, Envelope, Limits, LinkPolicy, ReceivedAt};
+use identomat::{CallbackKeys, Envelope, Limits, ReceivedAt};
 use ingress::keys::KeySource;
 use serde_json::{Value, json};
 use testkit::Answer;
-
-fn typed(sample_name: &str) -> identomat::Callback {
-    Acceptance {
-        keys: CallbackKeys::new(Some(KEY), Some(PREVIOUS_KEY)),
-        links: LinkPolicy::default(),
-        limits: Limits::default(),
-    }
-    .accept(&sample(sample_name))
-    .expect("sample is valid")
-}
 
 #[tokio::test]
 async fn every_sample_is_handed_to_its_family() {
@@ -64,7 +54,11 @@ async fn every_sample_is_handed_to_its_family() {
         assert!(!text.contains(PREVIOUS_KEY), "{text}");
         let envelope: Envelope = serde_json::from_str(&text).expect("the families' type");
         assert_eq!(envelope.request_id, "Hk3Qf1aBliAEJ0Q=");
-        assert_eq!(envelope.callback, typed(name), "{name}");
+        assert_eq!(
+            envelope.callback,
+            testkit::samples::callback(name),
+            "{name}"
+        );
         // receivedAt is the ingress's clock, in milliseconds.
         let at = envelope.received_at;
         assert!(

@@ -8,10 +8,9 @@ use identomat::callback::{SessionChange, SessionResult, SessionType};
 use identomat::family::FamilyError;
 use identomat::fields::SessionId;
 use identomat::store::StatusOutcome;
-use identomat::{
-    Acceptance, Callback, CallbackKeys, Envelope, Limits, LinkPolicy, ReceivedAt, SessionsTable,
-};
+use identomat::{Callback, Envelope, ReceivedAt, SessionsTable};
 use testkit::Moto;
+use testkit::samples::callback as sample;
 
 const TABLE: &str = "sessions";
 
@@ -31,19 +30,6 @@ fn envelope(session: &str, result: &str, ms: u64, request_id: &str) -> Envelope 
             session_type: SessionType::Kyc,
         }),
     }
-}
-
-fn sample(name: &str) -> Callback {
-    let path = format!(
-        "{}/../../events/callbacks/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let acceptance = Acceptance {
-        keys: CallbackKeys::new(Some("apikey123"), None),
-        links: LinkPolicy::default(),
-        limits: Limits::default(),
-    };
-    acceptance.accept(&std::fs::read(path).unwrap()).unwrap()
 }
 
 type Item = HashMap<String, AttributeValue>;

@@ -1,10 +1,8 @@
 //! The sms family's log line: masked recipient and session fingerprint, never the number, the
 //! text or the session id. A test binary of its own: tracing's interest cache is process-wide.
 
+use identomat::SessionsTable;
 use identomat::delivery::DeliveryRules;
-use identomat::{
-    Acceptance, CallbackKeys, Envelope, Limits, LinkPolicy, ReceivedAt, SessionsTable,
-};
 use sms::{SmsConfig, SmsFamily};
 use testkit::{Captured, Moto};
 
@@ -27,20 +25,7 @@ async fn one_line_per_outcome_with_masked_values() {
             rules: DeliveryRules::default(),
         },
     };
-    let path = format!(
-        "{}/../../events/callbacks/share-session-link-via-sms.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let acceptance = Acceptance {
-        keys: CallbackKeys::new(Some("apikey123"), None),
-        links: LinkPolicy::default(),
-        limits: Limits::default(),
-    };
-    let envelope = Envelope {
-        request_id: "req-1".into(),
-        received_at: ReceivedAt::now(),
-        callback: acceptance.accept(&std::fs::read(path).unwrap()).unwrap(),
-    };
+    let envelope = testkit::samples::envelope("share-session-link-via-sms", "req-1");
     family.handle(&envelope).await.unwrap();
     family.handle(&envelope).await.unwrap();
 

@@ -9,10 +9,9 @@ use identomat::callback::SmsOneTimePassword;
 use identomat::delivery::{DeliveryOutcome, DeliveryRules};
 use identomat::family::FamilyError;
 use identomat::fields::{PhoneNumber, SessionId, SmsText};
-use identomat::{
-    Acceptance, Callback, CallbackKeys, Envelope, Limits, LinkPolicy, ReceivedAt, SessionsTable,
-};
+use identomat::{Callback, Envelope, ReceivedAt, SessionsTable};
 use sms::{SmsConfig, SmsFamily};
+use testkit::samples::callback as sample;
 use testkit::{FaultyEndpoint, Moto, query_error};
 
 const TABLE: &str = "sessions";
@@ -48,19 +47,6 @@ fn with_sns_at(family: &SmsFamily, aws: &SdkConfig, endpoint: &str) -> SmsFamily
         table: family.table.clone(),
         config: family.config.clone(),
     }
-}
-
-fn sample(name: &str) -> Callback {
-    let path = format!(
-        "{}/../../events/callbacks/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let acceptance = Acceptance {
-        keys: CallbackKeys::new(Some("apikey123"), Some("callback-api-key-123")),
-        links: LinkPolicy::default(),
-        limits: Limits::default(),
-    };
-    acceptance.accept(&std::fs::read(path).unwrap()).unwrap()
 }
 
 fn envelope(callback: Callback, request_id: &str) -> Envelope {

@@ -7,10 +7,9 @@ use identomat::callback::{FileStatus, RoomStatus, VideoCallStatus};
 use identomat::family::FamilyError;
 use identomat::fields::{RoomId, SessionId, VideoFileId};
 use identomat::store::VideoOutcome;
-use identomat::{
-    Acceptance, Callback, CallbackKeys, Envelope, Limits, LinkPolicy, ReceivedAt, SessionsTable,
-};
+use identomat::{Callback, Envelope, ReceivedAt, SessionsTable};
 use testkit::Moto;
+use testkit::samples::callback as sample;
 
 const TABLE: &str = "sessions";
 
@@ -18,19 +17,6 @@ async fn table(moto: &Moto) -> SessionsTable {
     let aws = moto.sdk_config().await;
     testkit::create_sessions_table(&aws, TABLE).await;
     SessionsTable::new(aws_sdk_dynamodb::Client::new(&aws), TABLE)
-}
-
-fn sample(name: &str) -> Callback {
-    let path = format!(
-        "{}/../../events/callbacks/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let acceptance = Acceptance {
-        keys: CallbackKeys::new(Some("apikey123"), None),
-        links: LinkPolicy::default(),
-        limits: Limits::default(),
-    };
-    acceptance.accept(&std::fs::read(path).unwrap()).unwrap()
 }
 
 fn envelope(callback: Callback, ms: u64, request_id: &str) -> Envelope {

@@ -9,6 +9,7 @@
 pub mod fault;
 pub mod lambda;
 pub mod logs;
+pub mod samples;
 
 pub use fault::{FaultyEndpoint, query_error};
 pub use lambda::{Answer, FakeLambda, Invocation};

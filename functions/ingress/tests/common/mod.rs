@@ -1,11 +1,10 @@
 //! An ingress wired to a private moto (table, secret) and a fake Lambda Invoke endpoint, and
 //! API Gateway HTTP API (payload 2.0) events to drive it with.
 
-#![allow(dead_code)] // each test binary uses its own part
+#![allow(dead_code, unused_imports)] // each test binary uses its own part
 
 use aws_config::SdkConfig;
-use base64::Engine;
-use identomat::{CallbackKeys, Limits, LinkPolicy, SessionsTable};
+use identomat::{Limits, LinkPolicy, SessionsTable};
 use ingress::Ingress;
 use ingress::config::FamilyFunctions;
 use ingress::handoff::HandOff;
@@ -14,27 +13,7 @@ use lambda_http::{Body, Request, Response};
 use testkit::{FakeLambda, Moto};
 
 pub const TABLE: &str = "sessions";
-pub const KEY: &str = "apikey123";
-pub const PREVIOUS_KEY: &str = "callback-api-key-123";
-
-pub fn sample(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../../events/callbacks/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(path).expect("sample file")
-}
-
-pub const SAMPLES: [&str; 8] = [
-    "one-time-password-request",
-    "share-session-link-via-sms",
-    "share-session-link-via-email",
-    "email-one-time-password-request",
-    "session-change",
-    "session-change-kyb",
-    "video-call-status-update-empty",
-    "video-call-status-update-available",
-];
+pub use testkit::samples::{KEY, NAMES as SAMPLES, PREVIOUS_KEY, bytes as sample};
 
 pub fn functions() -> FamilyFunctions {
     FamilyFunctions {
@@ -54,7 +33,7 @@ pub struct Stack {
 
 /// The reference samples use both keys: accept both, as during a rotation.
 pub fn sample_keys() -> KeySource {
-    KeySource::Fixed(CallbackKeys::new(Some(KEY), Some(PREVIOUS_KEY)))
+    KeySource::Fixed(testkit::samples::keys())
 }
 
 impl Stack {
@@ -106,45 +85,9 @@ pub async fn ingress_for(
     }
 }
 
-/// An API Gateway HTTP API (payload 2.0) event, as API Gateway sends it to the function.
-pub fn event_json(method: &str, body: &[u8], base64: bool) -> String {
-    let body = if base64 {
-        base64::engine::general_purpose::STANDARD.encode(body)
-    } else {
-        String::from_utf8(body.to_vec()).expect("a text body; use base64 for bytes")
-    };
-    serde_json::json!({
-        "version": "2.0",
-        "routeKey": "POST /callbacks",
-        "rawPath": "/callbacks",
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "user-agent": "identomat-callbacks"},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "a1b2c3d4e5",
-            "domainName": "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
-            "domainPrefix": "a1b2c3d4e5",
-            "http": {
-                "method": method,
-                "path": "/callbacks",
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.10",
-                "userAgent": "identomat-callbacks"
-            },
-            "requestId": "Hk3Qf1aBliAEJ0Q=",
-            "routeKey": "POST /callbacks",
-            "stage": "$default",
-            "time": "27/Nov/2026:19:49:15 +0000",
-            "timeEpoch": 1795808955000u64
-        },
-        "body": body,
-        "isBase64Encoded": base64
-    })
-    .to_string()
-}
-
 pub fn event(method: &str, body: &[u8], base64: bool) -> Request {
-    lambda_http::request::from_str(&event_json(method, body, base64)).expect("a valid event")
+    lambda_http::request::from_str(&testkit::samples::apigw_event(method, body, base64))
+        .expect("a valid event")
 }
 
 pub fn body_text(response: &Response<Body>) -> String {

@@ -1,0 +1,361 @@
+#!/usr/bin/env python3
+"""The whole system on this machine, without Docker or an AWS account.
+
+moto server stands in for SNS, SES, DynamoDB and Secrets Manager; `cargo lambda watch` runs the
+five functions behind a local function URL and the Lambda Invoke API, so the ingress hands off
+to the families exactly as in AWS.
+
+  local_stack.py demo   start, replay the reference samples, print what was sent and stored,
+                        stop; exit 0 only when every expected outcome was seen
+  local_stack.py local  start and keep running until Ctrl-C or SIGTERM
+
+Environment: CALLBACK_API_KEY (default apikey123), MOTO_PORT (5055), LAMBDA_PORT (9055).
+"""
+
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+SAMPLES = ROOT / "events" / "callbacks"
+TABLE = "identomat-sessions"
+SENDER = "no-reply@verify.example.com"
+SECRET = "identomat/callback-key"
+REGION = "us-east-1"
+# The reference's samples, in the order the platform's page gives them.
+SAMPLE_ORDER = [
+    "one-time-password-request",
+    "share-session-link-via-sms",
+    "share-session-link-via-email",
+    "email-one-time-password-request",
+    "session-change",
+    "session-change-kyb",
+    "video-call-status-update-empty",
+    "video-call-status-update-available",
+]
+# The reference samples use two keys; the demo accepts the second as the previous one.
+SAMPLE_PREVIOUS_KEY = "callback-api-key-123"
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+class Stack:
+    def __init__(self, key: str, moto_port: int, lambda_port: int) -> None:
+        self.key = key
+        self.moto_port = moto_port
+        self.lambda_port = lambda_port
+        self.moto_url = f"http://127.0.0.1:{moto_port}"
+        self.lambda_url = f"http://127.0.0.1:{lambda_port}"
+        self.callback_url = f"{self.lambda_url}/lambda-url/ingress/callbacks"
+        self.processes: list[subprocess.Popen] = []
+        self.logs = ROOT / "target" / "local-stack"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.aws = dict(
+            endpoint_url=self.moto_url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def spawn(self, name: str, command: list[str], env: dict | None = None) -> None:
+        log = open(self.logs / f"{name}.log", "w")
+        # A process group of its own, so stopping it stops what it started (cargo run, ...).
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.time() + 10
+        for process in self.processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                process.wait()
+        self.processes.clear()
+
+    def start(self) -> None:
+        for port in (self.moto_port, self.lambda_port):
+            if not port_free(port):
+                sys.exit(f"port {port} is in use: set MOTO_PORT / LAMBDA_PORT to free ones")
+
+        say(f"starting moto server on {self.moto_url}")
+        self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.moto_port)])
+        wait_for(lambda: http_status("GET", f"{self.moto_url}/moto-api/") == 200, 30, "moto server",
+                 self.processes)
+
+        say(f"creating the sessions table, a verified SES sender and the callback-key secret")
+        dynamodb = boto3.client("dynamodb", **self.aws)
+        dynamodb.create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "sessionId", "AttributeType": "S"},
+                {"AttributeName": "record", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "sessionId", "KeyType": "HASH"},
+                {"AttributeName": "record", "KeyType": "RANGE"},
+            ],
+        )
+        boto3.client("ses", **self.aws).verify_email_identity(EmailAddress=SENDER)
+        keys = {"current": self.key}
+        if self.key != SAMPLE_PREVIOUS_KEY:
+            keys["previous"] = SAMPLE_PREVIOUS_KEY
+        secret = boto3.client("secretsmanager", **self.aws).create_secret(
+            Name=SECRET, SecretString=json.dumps(keys)
+        )
+
+        env_file = self.logs / "functions.env"
+        env_file.write_text(
+            "\n".join(
+                [
+                    f"AWS_ENDPOINT_URL={self.moto_url}",
+                    # The ingress's hand-off goes to the emulator's Invoke API, as in AWS.
+                    f"AWS_ENDPOINT_URL_LAMBDA={self.lambda_url}",
+                    f"AWS_REGION={REGION}",
+                    "AWS_ACCESS_KEY_ID=testing",
+                    "AWS_SECRET_ACCESS_KEY=testing",
+                    f"SESSIONS_TABLE={TABLE}",
+                    f"CALLBACK_API_KEY_SECRET_ARN={secret['ARN']}",
+                    "SMS_FUNCTION_NAME=sms",
+                    "EMAIL_FUNCTION_NAME=email",
+                    "SESSION_STATUS_FUNCTION_NAME=session-status",
+                    "VIDEO_CALL_FUNCTION_NAME=video-call",
+                    f"EMAIL_FROM_ADDRESS={SENDER}",
+                    'EMAIL_FROM_NAME="Identomat receiver (local)"',
+                ]
+            )
+            + "\n"
+        )
+
+        say("compiling the five functions (the first time takes a few minutes on 2 cores)")
+        build = subprocess.run(["cargo", "build", "--workspace", "--bins"], cwd=ROOT)
+        if build.returncode != 0:
+            sys.exit("the functions did not compile")
+
+        say(f"starting cargo lambda watch on {self.lambda_url}")
+        env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
+        self.spawn(
+            "cargo-lambda",
+            [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes",
+             "-A", "127.0.0.1", "-P", str(self.lambda_port), "--env-file", str(env_file)],
+            env=env,
+        )
+        say("waiting until the ingress answers (it starts on its first request)")
+        wait_for(lambda: http_status("POST", self.callback_url, b"{}") == 401, 300, "the ingress",
+                 self.processes)
+
+    def post(self, body: bytes) -> tuple[int, str]:
+        request = urllib.request.Request(
+            self.callback_url, data=body, method="POST",
+            headers={"content-type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+
+def http_status(method: str, url: str, body: bytes | None = None) -> int | None:
+    try:
+        request = urllib.request.Request(url, data=body, method=method)
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return None
+
+
+def wait_for(ready, seconds: float, what: str, processes=()) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if ready():
+            return
+        if any(p.poll() is not None for p in processes):
+            raise SystemExit(f"{what} stopped while starting (logs in target/local-stack/)")
+        time.sleep(0.5)
+    raise SystemExit(f"{what} did not come up within {seconds:.0f} s (logs in target/local-stack/)")
+
+
+def mask_phone(number: str) -> str:
+    digits = number[1:]
+    head = min(max(len(digits) - 7, 1), 4)
+    return f"+{digits[:head]}*****{digits[-2:]}"
+
+
+def mask_email(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def short(session_id: str) -> str:
+    return session_id[:8] + "..." if len(session_id) > 11 else session_id
+
+
+def plain(value: dict):
+    """A DynamoDB attribute value as plain JSON."""
+    (kind, inner), = value.items()
+    if kind == "M":
+        return {k: plain(v) for k, v in inner.items()}
+    if kind == "L":
+        return [plain(v) for v in inner]
+    if kind == "NULL":
+        return "null"
+    return inner
+
+
+def demo(stack: Stack) -> int:
+    requests = []
+    for name in SAMPLE_ORDER:
+        body = json.loads((SAMPLES / f"{name}.json").read_text())
+        requests.append((name, body, 202))
+    wrong = json.loads((SAMPLES / "session-change.json").read_text())
+    wrong["callbackApiKey"] = "not-the-key"
+    requests.append(("wrong key", wrong, 401))
+    invalid = json.loads((SAMPLES / "one-time-password-request.json").read_text())
+    invalid["phoneNumber"] = "995 512 345 678"
+    requests.append(("invalid phone number", invalid, 422))
+    unknown = {"callbackApiKey": stack.key, "type": "document-expired",
+               "sessionId": "wwb83rh1se22wd81z0tx8bqlerljq5kgf6rxem1q"}
+    requests.append(("unknown type", unknown, 202))
+
+    failures = []
+    print("\nRequests posted to the Callback URL")
+    for name, body, expected in requests:
+        # The samples carry the reference's key; a custom CALLBACK_API_KEY replaces it.
+        if body.get("callbackApiKey") == "apikey123":
+            body["callbackApiKey"] = stack.key
+        status, answer = stack.post(json.dumps(body).encode())
+        mark = "ok " if status == expected else "NO "
+        print(f"  {mark} {status}  {name:38} {answer}")
+        if status != expected:
+            failures.append(f"{name}: {status}, expected {expected}")
+
+    data = json.loads(urllib.request.urlopen(f"{stack.moto_url}/moto-api/data.json").read())
+    sms = data.get("sns", {}).get("SMS", [])
+    emails = data.get("ses", {}).get("Message", [])
+    print("\nSMS sent through SNS (as moto recorded them)")
+    for m in sms:
+        text = m["message"].replace("\n", " | ")
+        print(f"  to {mask_phone(m['phone_number'])}: {text}")
+    print("\nE-mails sent through SES (as moto recorded them)")
+    for m in emails:
+        to = ", ".join(mask_email(a) for a in m["destinations"].get("ToAddresses", []))
+        cc = ", ".join(mask_email(a) for a in m["destinations"].get("CcAddresses", []))
+        print(f"  from {m['source']} to {to}" + (f" cc {cc}" if cc else "") + f": {m['subject']!r}")
+
+    dynamodb = boto3.client("dynamodb", **stack.aws)
+    items = dynamodb.scan(TableName=TABLE, ConsistentRead=True)["Items"]
+    records = [{k: plain(v) for k, v in item.items()} for item in items]
+    print(f"\nRecords in the sessions table ({TABLE})")
+    for r in sorted(records, key=lambda r: (r["sessionId"], r["record"])):
+        if r["sessionId"].startswith("ratelimit#"):
+            continue
+        record = r["record"]
+        if record == "status":
+            what = f"result={r['result']} sessionType={r['sessionType']} history={len(r['history'])}"
+        elif record.startswith("video#"):
+            what = (f"roomStatus={r['roomStatus']} videoFileStatus={r['videoFileStatus']} "
+                    f"videoFileId={r['videoFileId']}")
+        elif record.startswith("delivery#"):
+            what = f"{r['channel']} {r['kind']} to {r['recipient']}: {r['state']}"
+            record = "delivery#" + record.split("#", 1)[1][:8] + "..."
+        else:
+            what = f"type={r.get('type')}"
+            record = record.split("#")[0] + "#..."
+        print(f"  {short(r['sessionId']):12} {record:20} {what}")
+
+    def count(predicate) -> int:
+        return sum(1 for r in records if predicate(r))
+
+    expectations = [
+        ("2 SMS sent", len(sms) == 2),
+        ("2 e-mails sent", len(emails) == 2),
+        ("2 status records, APPROVED", count(lambda r: r["record"] == "status" and r["result"] == "APPROVED") == 2),
+        ("1 KYB session", count(lambda r: r["record"] == "status" and r["sessionType"] == "kyb") == 1),
+        ("2 video rooms", count(lambda r: r["record"].startswith("video#")) == 2),
+        ("4 deliveries sent", count(lambda r: r["record"].startswith("delivery#") and r["state"] == "sent") == 4),
+        ("1 unhandled callback stored", count(lambda r: r["record"].startswith("unhandled#")) == 1),
+    ]
+    print("\nExpected outcomes")
+    for name, ok in expectations:
+        print(f"  {'ok ' if ok else 'NO '} {name}")
+        if not ok:
+            failures.append(name)
+    print()
+    if failures:
+        print(f"{len(failures)} expected outcome(s) not seen: {'; '.join(failures)}")
+        print("logs: target/local-stack/")
+        return 1
+    print(f"{len(requests)} requests, {len(expectations)} outcomes: all as expected")
+    return 0
+
+
+def main() -> int:
+    if len(sys.argv) != 2 or sys.argv[1] not in ("demo", "local"):
+        print(__doc__)
+        return 2
+    stack = Stack(
+        key=os.environ.get("CALLBACK_API_KEY") or "apikey123",
+        moto_port=int(os.environ.get("MOTO_PORT") or 5055),
+        lambda_port=int(os.environ.get("LAMBDA_PORT") or 9055),
+    )
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    # Also when started with SIGINT ignored (a background job of a script).
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        stack.start()
+        if sys.argv[1] == "demo":
+            return demo(stack)
+        print(f"Callback URL: {stack.callback_url}")
+        print(f"AWS endpoint: {stack.moto_url}")
+        print(f"Sessions table: {TABLE}")
+        print(f"Callback API key: {stack.key}", flush=True)
+        while all(p.poll() is None for p in stack.processes):
+            time.sleep(1)
+        print("a process of the stack stopped: see target/local-stack/", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        say("stopping moto and cargo lambda")
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

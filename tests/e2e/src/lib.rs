@@ -1,0 +1,134 @@
+//! The whole system in one process: the ingress, the four families and moto, joined by the real
+//! hand-off. The ingress invokes the families through the Lambda Invoke API (a loopback
+//! endpoint that records each invocation); [`System::run_families`] then gives each recorded
+//! payload to its family, as Lambda does with an asynchronous invoke.
+
+use aws_config::SdkConfig;
+use email::{EmailConfig, EmailFamily};
+use identomat::delivery::DeliveryRules;
+use identomat::fields::EmailAddress;
+use identomat::{Envelope, Limits, LinkPolicy, SessionsTable};
+use ingress::Ingress;
+use ingress::config::FamilyFunctions;
+use ingress::handoff::HandOff;
+use ingress::keys::{KeyRing, KeySource, REFRESH};
+use lambda_http::{Body, Response};
+use sms::{SmsConfig, SmsFamily};
+use testkit::{FakeLambda, Moto};
+
+pub const TABLE: &str = "identomat-sessions";
+pub const SENDER: &str = "no-reply@verify.example.com";
+
+pub struct System {
+    pub moto: Moto,
+    pub aws: SdkConfig,
+    pub lambda: FakeLambda,
+    pub ingress: Ingress,
+    pub sms: SmsFamily,
+    pub email: EmailFamily,
+    pub table: SessionsTable,
+    delivered: usize,
+}
+
+impl System {
+    pub async fn start() -> Self {
+        let moto = Moto::start().await;
+        let aws = moto.sdk_config().await;
+        testkit::create_sessions_table(&aws, TABLE).await;
+        let ses = aws_sdk_ses::Client::new(&aws);
+        ses.verify_email_identity()
+            .email_address(SENDER)
+            .send()
+            .await
+            .expect("verify sender");
+        let lambda = FakeLambda::start().await;
+        let invoke = aws_sdk_lambda::config::Builder::from(&aws)
+            .endpoint_url(lambda.endpoint())
+            .build();
+        let table = SessionsTable::new(aws_sdk_dynamodb::Client::new(&aws), TABLE);
+        let functions = FamilyFunctions {
+            sms: "sms".into(),
+            email: "email".into(),
+            session_status: "session-status".into(),
+            video_call: "video-call".into(),
+        };
+        let ingress = Ingress {
+            keys: KeyRing::load(KeySource::Fixed(testkit::samples::keys()), REFRESH).await,
+            links: LinkPolicy::default(),
+            limits: Limits::default(),
+            handoff: HandOff::new(aws_sdk_lambda::Client::from_conf(invoke), functions),
+            table: table.clone(),
+        };
+        let sms = SmsFamily {
+            sns: aws_sdk_sns::Client::new(&aws),
+            table: table.clone(),
+            config: SmsConfig {
+                sender_id: None,
+                origination_number: None,
+                max_price_usd: None,
+                allowed_country_codes: Vec::new(),
+                rate_limit_per_hour: 5,
+                rules: DeliveryRules::default(),
+            },
+        };
+        let email = EmailFamily {
+            ses,
+            table: table.clone(),
+            config: EmailConfig {
+                from_address: EmailAddress::parse(SENDER).expect("sender"),
+                from_name: None,
+                configuration_set: None,
+                rate_limit_per_hour: 10,
+                rules: DeliveryRules::default(),
+            },
+        };
+        Self {
+            moto,
+            aws,
+            lambda,
+            ingress,
+            sms,
+            email,
+            table,
+            delivered: 0,
+        }
+    }
+
+    /// Posts `body` to the Callback URL, as API Gateway delivers it.
+    pub async fn post(&self, body: &[u8]) -> Response<Body> {
+        let event = testkit::samples::apigw_event("POST", body, false);
+        let request = lambda_http::request::from_str(&event).expect("a valid event");
+        match self.ingress.handle(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Runs each family on the invocations the ingress made since the last call, in order.
+    /// Returns each invocation's function name and outcome.
+    pub async fn run_families(&mut self) -> Vec<(String, String)> {
+        let invocations = self.lambda.invocations();
+        let mut outcomes = Vec::new();
+        for invocation in &invocations[self.delivered..] {
+            assert_eq!(invocation.invocation_type.as_deref(), Some("Event"));
+            // What lambda_runtime does with the payload before the handler sees it.
+            let envelope: Envelope =
+                serde_json::from_slice(&invocation.payload).expect("the payload is an Envelope");
+            let outcome = match invocation.function.as_str() {
+                "sms" => self.sms.handle(&envelope).await.map(|o| o.name()),
+                "email" => self.email.handle(&envelope).await.map(|o| o.name()),
+                "session-status" => session_status::handle(&self.table, &envelope)
+                    .await
+                    .map(|o| o.name()),
+                "video-call" => video_call::handle(&self.table, &envelope)
+                    .await
+                    .map(|o| o.name()),
+                other => panic!("the ingress invoked an unknown function {other}"),
+            };
+            let outcome = outcome.unwrap_or_else(|e| panic!("{}: {e}", invocation.function));
+            outcomes.push((invocation.function.clone(), outcome.to_owned()));
+        }
+        self.delivered = invocations.len();
+        outcomes
+    }
+}
