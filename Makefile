@@ -3,8 +3,12 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 export MOTO_PYTHON := $(abspath $(PY))
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+# sam build targets arm64 by default; where the aarch64 Rust target is missing, build x86_64.
+ARCH ?= $(if $(shell rustup target list --installed 2>/dev/null | grep -x aarch64-unknown-linux-gnu),arm64,x86_64)
 
-.PHONY: demo local test lint bench venv clean
+.PHONY: demo local test lint template sam-build events redrive bench venv clean
 
 ## Installs the pinned Python tools (moto) into .venv, once per change of requirements-dev.txt.
 venv: $(VENV)/.installed
@@ -26,15 +30,30 @@ local: venv
 
 ## Every test of the workspace; each test starts its own moto server on loopback.
 test: venv
+	@$(PY) -m unittest discover -s scripts -p 'test_*.py'
 	@if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --workspace --all-targets --no-fail-fast; \
 	else \
 		cargo test --workspace --all-targets --no-fail-fast; \
 	fi
 
-lint:
+lint: venv template
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+## The SAM template: cfn-lint, sam validate --lint, and one function per function crate.
+template: venv
+	cfn-lint template.yaml
+	sam validate --lint
+	@$(PY) scripts/check_template.py
+
+## What `sam deploy` would upload, for the architecture the machine can build.
+sam-build: venv
+	sam build --parameter-overrides Architecture=$(ARCH)
+
+## Rewrites events/<function>/ from events/callbacks/.
+events:
+	@python3 scripts/make_events.py
 
 ## The ingress path's CPU cost per callback against a bare JSON parse, as a table.
 bench:
