@@ -21,7 +21,7 @@ impl Captured {
     /// Installs production's subscriber, writing here, for the current thread.
     pub fn install(&self) -> tracing::subscriber::DefaultGuard {
         let writer = self.clone();
-        let filter = tracing_subscriber::EnvFilter::new(identomat::logging::DEFAULT_FILTER);
+        let filter = identomat::logging::default_filter();
         tracing::subscriber::set_default(identomat::logging::json_subscriber(
             move || writer.clone(),
             filter,
