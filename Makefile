@@ -55,8 +55,10 @@ sam-build: venv
 events:
 	@python3 scripts/make_events.py
 
-## The ingress path's CPU cost per callback against a bare JSON parse, as a table.
-bench:
+## Cold start, memory and size of every function (release builds against a fake Runtime API),
+## then the ingress path's CPU cost per callback against a bare JSON parse (criterion).
+bench: venv
+	@$(PY) scripts/bench.py
 	cargo bench -p identomat-callbacks --bench ingress_path
 	@python3 scripts/bench_table.py target/criterion
 

@@ -56,6 +56,27 @@ impl DeliveryRules {
     }
 }
 
+/// The k-th message to a recipient within an hour costs k conditional writes (one per slot
+/// tried), so the limit is kept small: 1 to 100.
+pub const MAX_HOURLY_LIMIT: u32 = 100;
+
+/// Reads a per-recipient hourly limit.
+pub fn hourly_limit(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    let limit = setting(lookup, name, default)?;
+    if (1..=MAX_HOURLY_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ConfigError {
+            name,
+            reason: format!("must be 1 to {MAX_HOURLY_LIMIT}"),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
     Sms,

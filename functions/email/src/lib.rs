@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 use base64::Engine;
-use identomat::config::{ConfigError, setting};
+use identomat::config::ConfigError;
 use identomat::delivery::{
     Channel, Delivery, DeliveryOutcome, DeliveryRules, Kind, SendError, deliver, digest_key,
 };
@@ -60,7 +60,11 @@ impl EmailConfig {
             from_address,
             from_name,
             configuration_set,
-            rate_limit_per_hour: setting(lookup, "EMAIL_RATE_LIMIT_PER_HOUR", 10)?,
+            rate_limit_per_hour: identomat::delivery::hourly_limit(
+                lookup,
+                "EMAIL_RATE_LIMIT_PER_HOUR",
+                10,
+            )?,
             rules: DeliveryRules::from_lookup(lookup)?,
         })
     }

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use aws_sdk_sns::types::MessageAttributeValue;
-use identomat::config::{ConfigError, setting};
+use identomat::config::ConfigError;
 use identomat::delivery::{
     Channel, Delivery, DeliveryOutcome, DeliveryRules, Kind, SendError, deliver, digest_key,
 };
@@ -89,7 +89,11 @@ impl SmsConfig {
             origination_number,
             max_price_usd,
             allowed_country_codes,
-            rate_limit_per_hour: setting(lookup, "SMS_RATE_LIMIT_PER_HOUR", 5)?,
+            rate_limit_per_hour: identomat::delivery::hourly_limit(
+                lookup,
+                "SMS_RATE_LIMIT_PER_HOUR",
+                5,
+            )?,
             rules: DeliveryRules::from_lookup(lookup)?,
         })
     }
@@ -294,6 +298,8 @@ mod tests {
             ("SMS_MAX_PRICE_USD", "-1"),
             ("SMS_ALLOWED_COUNTRY_CODES", "georgia"),
             ("SMS_RATE_LIMIT_PER_HOUR", "many"),
+            ("SMS_RATE_LIMIT_PER_HOUR", "0"),
+            ("SMS_RATE_LIMIT_PER_HOUR", "101"),
         ] {
             let env = |n: &str| (n == name).then(|| bad.to_owned());
             assert_eq!(
