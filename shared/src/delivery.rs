@@ -14,11 +14,14 @@
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use sha2::{Digest, Sha256};
 
 use crate::config::{ConfigError, setting};
 use crate::envelope::Envelope;
-use crate::family::FamilyError;
+use crate::family::{Detail, FamilyError, log_invocation};
 use crate::store::SessionsTable;
 
 /// The rules' settings, shared by both channels.
@@ -148,6 +151,19 @@ pub enum SendError {
     Permanent(String),
 }
 
+impl SendError {
+    /// Throttling, 5xx and network errors are transient; anything else SNS or SES says about
+    /// the message is permanent.
+    pub fn from_sdk<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Self {
+        let reason = crate::aws::describe(err);
+        if crate::aws::is_transient(err) {
+            SendError::Transient(reason)
+        } else {
+            SendError::Permanent(reason)
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeliveryOutcome {
     Sent,
@@ -235,6 +251,25 @@ where
             Err(FamilyError::Send(reason))
         }
     }
+}
+
+/// Logs the invocation's line (outcome, reason, masked recipient) and returns its outcome.
+pub fn log_delivery(
+    envelope: &Envelope,
+    masked_recipient: &str,
+    result: Result<(DeliveryOutcome, Option<String>), FamilyError>,
+    started: std::time::Instant,
+) -> Result<DeliveryOutcome, FamilyError> {
+    let (outcome, reason) = match &result {
+        Ok((outcome, reason)) => (Ok(outcome.name()), reason.as_deref()),
+        Err(e) => (Err(e), None),
+    };
+    let detail = Detail {
+        recipient: Some(masked_recipient),
+        reason,
+    };
+    log_invocation(envelope, outcome, detail, started);
+    result.map(|(outcome, _)| outcome)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use base64::Engine;
 use identomat::config::ConfigError;
 use identomat::delivery::{
     Channel, Delivery, DeliveryOutcome, DeliveryRules, Kind, SendError, deliver, digest_key,
+    log_delivery,
 };
 use identomat::family::{Detail, FamilyError, log_invocation};
 use identomat::fields::EmailAddress;
@@ -198,16 +199,7 @@ impl EmailFamily {
             self.send(&email)
         })
         .await;
-        let (outcome, reason) = match &result {
-            Ok((outcome, reason)) => (Ok(outcome.name()), reason.as_deref()),
-            Err(e) => (Err(e), None),
-        };
-        let detail = Detail {
-            recipient: Some(&masked),
-            reason,
-        };
-        log_invocation(envelope, outcome, detail, started);
-        result.map(|(outcome, _)| outcome)
+        log_delivery(envelope, &masked, result, started)
     }
 
     async fn send(&self, email: &Email) -> Result<String, SendError> {
@@ -245,10 +237,7 @@ impl EmailFamily {
             .await;
         match result {
             Ok(out) => Ok(out.message_id().to_owned()),
-            Err(e) if identomat::aws::is_transient(&e) => {
-                Err(SendError::Transient(identomat::aws::describe(&e)))
-            }
-            Err(e) => Err(SendError::Permanent(identomat::aws::describe(&e))),
+            Err(e) => Err(SendError::from_sdk(&e)),
         }
     }
 }

@@ -7,6 +7,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use identomat::config::ConfigError;
 use identomat::delivery::{
     Channel, Delivery, DeliveryOutcome, DeliveryRules, Kind, SendError, deliver, digest_key,
+    log_delivery,
 };
 use identomat::family::{Detail, FamilyError, log_invocation};
 use identomat::fields::{PhoneNumber, SmsText};
@@ -186,16 +187,7 @@ impl SmsFamily {
             })
             .await
         };
-        let (outcome, reason) = match &result {
-            Ok((outcome, reason)) => (Ok(outcome.name()), reason.as_deref()),
-            Err(e) => (Err(e), None),
-        };
-        let detail = Detail {
-            recipient: Some(&masked),
-            reason,
-        };
-        log_invocation(envelope, outcome, detail, started);
-        result.map(|(outcome, _)| outcome)
+        log_delivery(envelope, &masked, result, started)
     }
 
     async fn publish(&self, sms: &Sms) -> Result<String, SendError> {
@@ -227,10 +219,7 @@ impl SmsFamily {
         }
         match request.send().await {
             Ok(out) => Ok(out.message_id().unwrap_or_default().to_owned()),
-            Err(e) if identomat::aws::is_transient(&e) => {
-                Err(SendError::Transient(identomat::aws::describe(&e)))
-            }
-            Err(e) => Err(SendError::Permanent(identomat::aws::describe(&e))),
+            Err(e) => Err(SendError::from_sdk(&e)),
         }
     }
 }

@@ -2,7 +2,6 @@
 //! text or the session id. A test binary of its own: tracing's interest cache is process-wide.
 
 use identomat::SessionsTable;
-use identomat::delivery::DeliveryRules;
 use sms::{SmsConfig, SmsFamily};
 use testkit::{Captured, Moto};
 
@@ -16,14 +15,7 @@ async fn one_line_per_outcome_with_masked_values() {
     let family = SmsFamily {
         sns: aws_sdk_sns::Client::new(&aws),
         table: SessionsTable::new(aws_sdk_dynamodb::Client::new(&aws), "sessions"),
-        config: SmsConfig {
-            sender_id: None,
-            origination_number: None,
-            max_price_usd: None,
-            allowed_country_codes: Vec::new(),
-            rate_limit_per_hour: 5,
-            rules: DeliveryRules::default(),
-        },
+        config: SmsConfig::from_lookup(&|_| None).expect("the defaults"),
     };
     let envelope = testkit::samples::envelope("share-session-link-via-sms", "req-1");
     family.handle(&envelope).await.unwrap();

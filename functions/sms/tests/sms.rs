@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use identomat::callback::SmsOneTimePassword;
-use identomat::delivery::{DeliveryOutcome, DeliveryRules};
+use identomat::delivery::DeliveryOutcome;
 use identomat::family::FamilyError;
 use identomat::fields::{PhoneNumber, SessionId, SmsText};
 use identomat::{Callback, Envelope, ReceivedAt, SessionsTable};
@@ -17,14 +17,7 @@ use testkit::{FaultyEndpoint, Moto, query_error};
 const TABLE: &str = "sessions";
 
 fn config() -> SmsConfig {
-    SmsConfig {
-        sender_id: None,
-        origination_number: None,
-        max_price_usd: None,
-        allowed_country_codes: Vec::new(),
-        rate_limit_per_hour: 5,
-        rules: DeliveryRules::default(),
-    }
+    SmsConfig::from_lookup(&|_| None).expect("the defaults")
 }
 
 async fn family(moto: &Moto, config: SmsConfig) -> (SmsFamily, SdkConfig) {

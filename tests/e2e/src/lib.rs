@@ -62,14 +62,7 @@ impl System {
         let sms = SmsFamily {
             sns: aws_sdk_sns::Client::new(&aws),
             table: table.clone(),
-            config: SmsConfig {
-                sender_id: None,
-                origination_number: None,
-                max_price_usd: None,
-                allowed_country_codes: Vec::new(),
-                rate_limit_per_hour: 5,
-                rules: DeliveryRules::default(),
-            },
+            config: SmsConfig::from_lookup(&|_| None).expect("the defaults"),
         };
         let email = EmailFamily {
             ses,
