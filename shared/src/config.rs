@@ -33,6 +33,24 @@ where
     }
 }
 
+/// `name`, trimmed; unset or blank is `None`.
+pub fn optional(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// `name`, trimmed; unset or blank is an error naming it.
+pub fn required(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<String, ConfigError> {
+    optional(lookup, name).ok_or(ConfigError {
+        name,
+        reason: "is required".into(),
+    })
+}
+
 /// The process environment as a lookup.
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 use base64::Engine;
-use identomat::config::ConfigError;
+use identomat::config::{ConfigError, optional};
 use identomat::delivery::{
     Channel, Delivery, DeliveryOutcome, DeliveryRules, Kind, SendError, deliver, digest_key,
     log_delivery,
@@ -31,11 +31,7 @@ pub struct EmailConfig {
 
 impl EmailConfig {
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let optional = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let optional = |name: &str| optional(lookup, name);
         let invalid = |name, reason: &str| ConfigError {
             name,
             reason: reason.into(),

@@ -1,7 +1,7 @@
 //! The ingress's settings, read once per cold start.
 
 use identomat::Family;
-use identomat::config::{ConfigError, Limits, LinkPolicy};
+use identomat::config::{ConfigError, Limits, LinkPolicy, optional, required};
 
 /// The function each family's callbacks are handed to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,27 +44,13 @@ pub struct IngressConfig {
     pub limits: Limits,
 }
 
-fn required(
-    lookup: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-) -> Result<String, ConfigError> {
-    lookup(name)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .ok_or(ConfigError {
-            name,
-            reason: "is required".into(),
-        })
-}
-
 impl IngressConfig {
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let optional = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        let keys = match optional("CALLBACK_API_KEY_SECRET_ARN") {
-            Some(arn) => KeySetting::Secret(arn.trim().to_owned()),
+        let keys = match optional(lookup, "CALLBACK_API_KEY_SECRET_ARN") {
+            Some(arn) => KeySetting::Secret(arn),
             None => KeySetting::Environment {
-                current: optional("CALLBACK_API_KEY"),
-                previous: optional("CALLBACK_API_KEY_PREVIOUS"),
+                current: optional(lookup, "CALLBACK_API_KEY"),
+                previous: optional(lookup, "CALLBACK_API_KEY_PREVIOUS"),
             },
         };
         Ok(Self {

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use aws_sdk_sns::types::MessageAttributeValue;
-use identomat::config::ConfigError;
+use identomat::config::{ConfigError, optional};
 use identomat::delivery::{
     Channel, Delivery, DeliveryOutcome, DeliveryRules, Kind, SendError, deliver, digest_key,
     log_delivery,
@@ -38,11 +38,7 @@ fn invalid(name: &'static str, reason: &str) -> ConfigError {
 
 impl SmsConfig {
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let optional = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let optional = |name: &str| optional(lookup, name);
         let sender_id = optional("SMS_SENDER_ID");
         if let Some(id) = &sender_id {
             let ok = (1..=11).contains(&id.len())

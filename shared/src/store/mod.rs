@@ -67,13 +67,7 @@ impl SessionsTable {
         client: Client,
         lookup: &impl Fn(&str) -> Option<String>,
     ) -> Result<Self, crate::ConfigError> {
-        let name = lookup("SESSIONS_TABLE")
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .ok_or(crate::ConfigError {
-                name: "SESSIONS_TABLE",
-                reason: "is required".into(),
-            })?;
+        let name = crate::config::required(lookup, "SESSIONS_TABLE")?;
         Ok(Self::new(client, name))
     }
 
