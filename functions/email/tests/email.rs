@@ -1,10 +1,8 @@
 //! E-mail through moto's SES: the reference samples, once, fresh, limits, faults.
 
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::types::AttributeValue;
 use email::{EmailConfig, EmailFamily};
 use identomat::callback::EmailOneTimePassword;
 use identomat::delivery::{DeliveryOutcome, DeliveryRules};
@@ -13,6 +11,7 @@ use identomat::fields::{EmailAddress, EmailContent, SessionId, Subject};
 use identomat::{Callback, Envelope, ReceivedAt, SessionsTable};
 use testkit::Moto;
 use testkit::samples::callback as sample;
+use testkit::text as s;
 
 const TABLE: &str = "sessions";
 const FROM: &str = "no-reply@verify.example.com";
@@ -63,20 +62,6 @@ fn otp(address: &str, content: &str) -> Callback {
     })
 }
 
-type Item = HashMap<String, AttributeValue>;
-
-async fn deliveries(aws: &SdkConfig, session: &str) -> Vec<Item> {
-    testkit::query_session(aws, TABLE, session)
-        .await
-        .into_iter()
-        .filter(|i| i["record"].as_s().is_ok_and(|r| r.starts_with("delivery#")))
-        .collect()
-}
-
-fn s(item: &Item, name: &str) -> String {
-    item[name].as_s().unwrap().clone()
-}
-
 #[tokio::test]
 async fn reference_samples_are_sent_as_email() {
     let moto = Moto::start().await;
@@ -114,7 +99,8 @@ async fn reference_samples_are_sent_as_email() {
     assert_eq!(otp_mail.subject, "Mail Verification");
     assert!(otp_mail.body.contains("<p>Your code is 6867</p>"));
 
-    let records = deliveries(&aws, "5alhw0070l2gy82q0mqlfniv7gwgbqqs0rtctolg").await;
+    let records =
+        testkit::delivery_records(&aws, TABLE, "5alhw0070l2gy82q0mqlfniv7gwgbqqs0rtctolg").await;
     assert_eq!(records.len(), 2);
     for r in &records {
         assert_eq!(
@@ -186,7 +172,10 @@ async fn a_stale_otp_is_recorded_expired_not_sent() {
     assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Expired);
     assert!(moto.emails().await.is_empty());
     assert_eq!(
-        s(&deliveries(&aws, "session-1").await[0], "state"),
+        s(
+            &testkit::delivery_records(&aws, TABLE, "session-1").await[0],
+            "state"
+        ),
         "expired"
     );
 }
@@ -197,7 +186,7 @@ async fn an_unverified_sender_is_a_permanent_failure() {
     let (family, aws) = family(&moto, false).await;
     let e = envelope(otp("john.doe@example.com", "Your code is 1"), "r1");
     assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Failed);
-    let record = &deliveries(&aws, "session-1").await[0];
+    let record = &testkit::delivery_records(&aws, TABLE, "session-1").await[0];
     assert_eq!(s(record, "state"), "failed");
     assert!(
         s(record, "reason").starts_with("MessageRejected"),

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use identomat::callback::{SessionChange, SessionResult, SessionType};
 use identomat::family::FamilyError;
 use identomat::fields::SessionId;
@@ -11,6 +10,7 @@ use identomat::store::StatusOutcome;
 use identomat::{Callback, Envelope, ReceivedAt, SessionsTable};
 use testkit::Moto;
 use testkit::samples::callback as sample;
+use testkit::{Item, text as s};
 
 const TABLE: &str = "sessions";
 
@@ -32,16 +32,10 @@ fn envelope(session: &str, result: &str, ms: u64, request_id: &str) -> Envelope 
     }
 }
 
-type Item = HashMap<String, AttributeValue>;
-
 async fn status_item(moto: &Moto, session: &str) -> Item {
     let items = testkit::query_session(&moto.sdk_config().await, TABLE, session).await;
     assert_eq!(items.len(), 1, "{items:?}");
     items.into_iter().next().unwrap()
-}
-
-fn s(item: &Item, name: &str) -> String {
-    item[name].as_s().unwrap().clone()
 }
 
 fn history(item: &Item) -> Vec<(String, String, String)> {

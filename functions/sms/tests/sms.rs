@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::types::AttributeValue;
 use identomat::callback::SmsOneTimePassword;
 use identomat::delivery::DeliveryOutcome;
 use identomat::family::FamilyError;
@@ -13,6 +12,7 @@ use identomat::{Callback, Envelope, ReceivedAt, SessionsTable};
 use sms::{SmsConfig, SmsFamily};
 use testkit::samples::callback as sample;
 use testkit::{FaultyEndpoint, Moto, query_error};
+use testkit::{Item, text as s};
 
 const TABLE: &str = "sessions";
 
@@ -58,20 +58,6 @@ fn otp(phone: &str, text: &str) -> Callback {
     })
 }
 
-type Item = HashMap<String, AttributeValue>;
-
-async fn deliveries(aws: &SdkConfig, session: &str) -> Vec<Item> {
-    testkit::query_session(aws, TABLE, session)
-        .await
-        .into_iter()
-        .filter(|i| i["record"].as_s().is_ok_and(|r| r.starts_with("delivery#")))
-        .collect()
-}
-
-fn s(item: &Item, name: &str) -> String {
-    item[name].as_s().unwrap().clone()
-}
-
 #[tokio::test]
 async fn reference_samples_are_sent_as_sms() {
     let moto = Moto::start().await;
@@ -92,7 +78,8 @@ async fn reference_samples_are_sent_as_sms() {
          https://widget.identomat.com/?session_token=ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp"
     );
 
-    let records = deliveries(&aws, "wwb83rh1se22wd81z0tx8bqlerljq5kgf6rxem1q").await;
+    let records =
+        testkit::delivery_records(&aws, TABLE, "wwb83rh1se22wd81z0tx8bqlerljq5kgf6rxem1q").await;
     assert_eq!(records.len(), 1);
     let r = &records[0];
     assert_eq!(
@@ -165,7 +152,7 @@ async fn the_sixth_sms_to_a_number_within_the_hour_is_suppressed() {
     // Another number has its own limit.
     let other = envelope(otp("+995599000002", "Your code is 2000"), "other");
     assert_eq!(family.handle(&other).await.unwrap(), DeliveryOutcome::Sent);
-    let suppressed: Vec<Item> = deliveries(&aws, "session-1")
+    let suppressed: Vec<Item> = testkit::delivery_records(&aws, TABLE, "session-1")
         .await
         .into_iter()
         .filter(|r| s(r, "state") == "suppressed")
@@ -195,7 +182,7 @@ async fn numbers_outside_the_allowed_countries_are_suppressed() {
     let sent = moto.sms().await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].phone_number, "+380501234567");
-    let reasons: Vec<String> = deliveries(&aws, "session-1")
+    let reasons: Vec<String> = testkit::delivery_records(&aws, TABLE, "session-1")
         .await
         .iter()
         .filter(|r| s(r, "state") == "suppressed")
@@ -212,7 +199,7 @@ async fn a_stale_otp_is_recorded_expired_not_sent() {
     e.received_at = ReceivedAt::from_system_time(SystemTime::now() - Duration::from_secs(301));
     assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Expired);
     assert!(moto.sms().await.is_empty());
-    let records = deliveries(&aws, "session-1").await;
+    let records = testkit::delivery_records(&aws, TABLE, "session-1").await;
     assert_eq!(
         (s(&records[0], "state"), s(&records[0], "reason")),
         ("expired".into(), "otp-too-old".into())
@@ -261,7 +248,7 @@ async fn a_permanent_refusal_is_recorded_failed_and_not_retried() {
     let refusing = with_sns_at(&family, &aws, &fault.endpoint());
     let e = envelope(otp("+995512345678", "Your code is 7777"), "r1");
     assert_eq!(refusing.handle(&e).await.unwrap(), DeliveryOutcome::Failed);
-    let records = deliveries(&aws, "session-1").await;
+    let records = testkit::delivery_records(&aws, TABLE, "session-1").await;
     assert_eq!(s(&records[0], "state"), "failed");
     assert!(s(&records[0], "reason").starts_with("InvalidParameter"));
     // A redelivery finds the record and sends nothing.

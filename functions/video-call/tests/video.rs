@@ -1,7 +1,5 @@
 //! Video room records in moto: reference samples, newest-wins, several rooms per session.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use identomat::callback::{FileStatus, RoomStatus, VideoCallStatus};
 use identomat::family::FamilyError;
@@ -10,6 +8,7 @@ use identomat::store::VideoOutcome;
 use identomat::{Callback, Envelope, ReceivedAt, SessionsTable};
 use testkit::Moto;
 use testkit::samples::callback as sample;
+use testkit::{Item, text as s};
 
 const TABLE: &str = "sessions";
 
@@ -38,14 +37,8 @@ fn update(room: &str, status: &str, file: Option<&str>) -> Callback {
     })
 }
 
-type Item = HashMap<String, AttributeValue>;
-
 async fn records(moto: &Moto, session: &str) -> Vec<Item> {
     testkit::query_session(&moto.sdk_config().await, TABLE, session).await
-}
-
-fn s(item: &Item, name: &str) -> String {
-    item[name].as_s().unwrap().clone()
 }
 
 fn is_null(item: &Item, name: &str) -> bool {

@@ -219,12 +219,32 @@ pub async fn scan_table(
         .unwrap_or_default()
 }
 
+/// A DynamoDB item as the SDK returns it.
+pub type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+
+/// The string attribute `name` of `item`; panics, naming it, when it is absent or not a string.
+pub fn text(item: &Item, name: &str) -> String {
+    match item.get(name).map(|v| v.as_s()) {
+        Some(Ok(value)) => value.clone(),
+        _ => panic!("no string attribute {name} in {item:?}"),
+    }
+}
+
+/// The `delivery#` records of one session.
+pub async fn delivery_records(config: &SdkConfig, table: &str, session_id: &str) -> Vec<Item> {
+    query_session(config, table, session_id)
+        .await
+        .into_iter()
+        .filter(|i| {
+            i.get("record")
+                .and_then(|r| r.as_s().ok())
+                .is_some_and(|r| r.starts_with("delivery#"))
+        })
+        .collect()
+}
+
 /// Every record of one session, sorted by `record`: what `aws dynamodb query` returns.
-pub async fn query_session(
-    config: &SdkConfig,
-    table: &str,
-    session_id: &str,
-) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+pub async fn query_session(config: &SdkConfig, table: &str, session_id: &str) -> Vec<Item> {
     aws_sdk_dynamodb::Client::new(config)
         .query()
         .table_name(table)
