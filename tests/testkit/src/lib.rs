@@ -32,11 +32,18 @@ const INSTALL_HINT: &str = "moto is not installed: run `make venv` (or `pip inst
      and set MOTO_PYTHON to that python)";
 
 /// Python that runs moto's server on an ephemeral port and exits when stdin closes.
+///
+/// One request at a time: moto's DynamoDB checks a write's condition and then writes, without a
+/// lock, so two threads can both pass `version = :v`. DynamoDB makes each conditional write
+/// atomic; serving requests one by one gives moto the same guarantee.
 const LAUNCHER: &str = "\
 import os, sys, threading
 threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
-from moto.server import main
-main(['-H', '127.0.0.1', '-p', '0'])
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.moto_server.threaded_moto_server import MotoRequestHandler
+run_simple('127.0.0.1', 0, DomainDispatcherApplication(create_backend_app), threaded=False,
+           request_handler=MotoRequestHandler)
 ";
 
 pub struct Moto {
