@@ -19,6 +19,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use sha2::{Digest, Sha256};
 
+use crate::callback::Family;
 use crate::config::{ConfigError, setting};
 use crate::envelope::Envelope;
 use crate::family::{Detail, FamilyError, log_invocation};
@@ -255,6 +256,7 @@ where
 
 /// Logs the invocation's line (outcome, reason, masked recipient) and returns its outcome.
 pub fn log_delivery(
+    family: Family,
     envelope: &Envelope,
     masked_recipient: &str,
     result: Result<(DeliveryOutcome, Option<String>), FamilyError>,
@@ -268,7 +270,7 @@ pub fn log_delivery(
         recipient: Some(masked_recipient),
         reason,
     };
-    log_invocation(envelope, outcome, detail, started);
+    log_invocation(family, envelope, outcome, detail, started);
     result.map(|(outcome, _)| outcome)
 }
 

@@ -4,7 +4,9 @@
 
 use std::time::Instant;
 
+use crate::callback::Family;
 use crate::envelope::Envelope;
+use crate::metrics::TARGET;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +22,17 @@ pub enum FamilyError {
     Send(String),
 }
 
+impl FamilyError {
+    /// A short tag for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FamilyError::Misrouted(_) => "misrouted",
+            FamilyError::Store(_) => "store",
+            FamilyError::Send(_) => "send",
+        }
+    }
+}
+
 /// What a log line says about a message beyond its outcome: never the recipient unmasked.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Detail<'a> {
@@ -27,9 +40,11 @@ pub struct Detail<'a> {
     pub reason: Option<&'a str>,
 }
 
-/// The invocation's log line: request id, type, outcome, session fingerprint, duration, and
-/// for messages the masked recipient and the reason it was not sent.
+/// The invocation's log line and metric: function, request id, type, outcome (`error` when
+/// Lambda will retry), session fingerprint, duration, and for messages the masked recipient
+/// and the reason it was not sent.
 pub fn log_invocation(
+    family: Family,
     envelope: &Envelope,
     outcome: Result<&str, &FamilyError>,
     detail: Detail<'_>,
@@ -45,6 +60,8 @@ pub fn log_invocation(
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     match outcome {
         Ok(outcome) => tracing::info!(
+            target: TARGET,
+            function = family.name(),
             requestId = %envelope.request_id,
             r#type = envelope.callback.type_name(),
             outcome,
@@ -55,9 +72,12 @@ pub fn log_invocation(
             "callback"
         ),
         Err(error) => tracing::error!(
+            target: TARGET,
+            function = family.name(),
             requestId = %envelope.request_id,
             r#type = envelope.callback.type_name(),
-            outcome = "failed",
+            outcome = "error",
+            reason = error.kind(),
             error = %error,
             recipient,
             session,

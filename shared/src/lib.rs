@@ -14,6 +14,7 @@ pub mod error;
 pub mod family;
 pub mod fields;
 pub mod logging;
+pub mod metrics;
 pub mod parse;
 pub mod redact;
 pub mod store;

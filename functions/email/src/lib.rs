@@ -14,7 +14,7 @@ use identomat::delivery::{
 use identomat::family::{Detail, FamilyError, log_invocation};
 use identomat::fields::EmailAddress;
 use identomat::redact::mask_email;
-use identomat::{Callback, Envelope, SessionsTable};
+use identomat::{Callback, Envelope, Family, SessionsTable};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailConfig {
@@ -166,7 +166,13 @@ impl EmailFamily {
         let started = Instant::now();
         let Some(email) = compose(&envelope.callback) else {
             let error = FamilyError::Misrouted(envelope.callback.type_name().to_owned());
-            log_invocation(envelope, Err(&error), Detail::default(), started);
+            log_invocation(
+                Family::Email,
+                envelope,
+                Err(&error),
+                Detail::default(),
+                started,
+            );
             return Err(error);
         };
         let masked = mask_email(&email.to);
@@ -195,7 +201,7 @@ impl EmailFamily {
             self.send(&email)
         })
         .await;
-        log_delivery(envelope, &masked, result, started)
+        log_delivery(Family::Email, envelope, &masked, result, started)
     }
 
     async fn send(&self, email: &Email) -> Result<String, SendError> {

@@ -53,6 +53,8 @@ impl Outcome {
         match self {
             Outcome::Accepted => "accepted",
             Outcome::StoredUnhandled => "stored-unhandled",
+            // Its own metric, so an alarm can watch failed keys apart from bad bodies.
+            Outcome::Rejected(Rejection::Unauthorized(_)) => "unauthorized",
             Outcome::Rejected(_) => "rejected",
             Outcome::MethodNotAllowed => "method-not-allowed",
             Outcome::KeysUnavailable => "keys-unavailable",
@@ -129,6 +131,8 @@ impl Ingress {
             _ => "",
         };
         tracing::info!(
+            target: identomat::metrics::TARGET,
+            function = "ingress",
             requestId = %request_id,
             r#type = callback_type.as_deref().unwrap_or(""),
             outcome = outcome.name(),

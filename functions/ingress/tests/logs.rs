@@ -45,9 +45,25 @@ async fn one_log_line_per_request_without_secrets() {
     let last = &lines[SAMPLES.len()];
     assert_eq!(
         (last["outcome"].as_str(), last["reason"].as_str()),
-        (Some("rejected"), Some("key-wrong"))
+        (Some("unauthorized"), Some("key-wrong"))
     );
     assert_eq!(last["status"], 401);
+
+    // Each line is also its metric, in CloudWatch's Embedded Metric Format.
+    let directive = &lines[0]["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(directive["Namespace"], "IdentomatCallbacks");
+    assert_eq!(directive["Metrics"][0]["Name"], "Accepted");
+    assert_eq!(directive["Dimensions"], json!([["function"]]));
+    assert_eq!(
+        (&lines[0]["function"], &lines[0]["Accepted"]),
+        (&json!("ingress"), &json!(1))
+    );
+    assert!(lines[0]["_aws"]["Timestamp"].as_u64().is_some());
+    assert_eq!(last["Unauthorized"], 1);
+    assert_eq!(
+        last["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["function"], ["function", "reason"]])
+    );
 
     for secret in [
         KEY,

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use identomat::family::{Detail, FamilyError, log_invocation};
 use identomat::store::StatusOutcome;
-use identomat::{Callback, Envelope, SessionsTable};
+use identomat::{Callback, Envelope, Family, SessionsTable};
 
 /// Records the envelope's `session-change`. Stale and duplicate envelopes succeed; a store
 /// failure is an error, so Lambda retries.
@@ -21,6 +21,7 @@ pub async fn handle(
         other => Err(FamilyError::Misrouted(other.type_name().to_owned())),
     };
     log_invocation(
+        Family::SessionStatus,
         envelope,
         result.as_ref().map(|o| o.name()),
         Detail::default(),

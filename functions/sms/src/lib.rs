@@ -12,7 +12,7 @@ use identomat::delivery::{
 use identomat::family::{Detail, FamilyError, log_invocation};
 use identomat::fields::{PhoneNumber, SmsText};
 use identomat::redact::mask_phone;
-use identomat::{Callback, Envelope, SessionsTable};
+use identomat::{Callback, Envelope, Family, SessionsTable};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmsConfig {
@@ -150,7 +150,13 @@ impl SmsFamily {
         let started = Instant::now();
         let Some(sms) = compose(&envelope.callback) else {
             let error = FamilyError::Misrouted(envelope.callback.type_name().to_owned());
-            log_invocation(envelope, Err(&error), Detail::default(), started);
+            log_invocation(
+                Family::Sms,
+                envelope,
+                Err(&error),
+                Detail::default(),
+                started,
+            );
             return Err(error);
         };
         let masked = mask_phone(&sms.to);
@@ -183,7 +189,7 @@ impl SmsFamily {
             })
             .await
         };
-        log_delivery(envelope, &masked, result, started)
+        log_delivery(Family::Sms, envelope, &masked, result, started)
     }
 
     async fn publish(&self, sms: &Sms) -> Result<String, SendError> {

@@ -20,15 +20,36 @@ async fn one_line_per_outcome_with_masked_values() {
     let envelope = testkit::samples::envelope("share-session-link-via-sms", "req-1");
     family.handle(&envelope).await.unwrap();
     family.handle(&envelope).await.unwrap();
+    let misrouted = testkit::samples::envelope("session-change", "req-2");
+    assert!(family.handle(&misrouted).await.is_err());
 
     let lines: Vec<_> = logs
         .lines()
         .into_iter()
         .filter(|l| l["message"] == "callback")
         .collect();
-    assert_eq!(lines.len(), 2);
+    assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["outcome"], "sent");
     assert_eq!(lines[1]["outcome"], "deduplicated");
+    // Each line counts its outcome for CloudWatch; an error also says its kind.
+    assert_eq!(
+        (&lines[0]["function"], &lines[0]["Sent"]),
+        (&"sms".into(), &1.into())
+    );
+    assert_eq!(lines[1]["Deduplicated"], 1);
+    assert_eq!(
+        lines[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+        "Sent"
+    );
+    assert_eq!(
+        (
+            &lines[2]["outcome"],
+            &lines[2]["reason"],
+            &lines[2]["Error"]
+        ),
+        (&"error".into(), &"misrouted".into(), &1.into())
+    );
+    assert_eq!(lines[2]["level"], "ERROR");
     assert_eq!(lines[0]["recipient"], "+9955*****78");
     assert_eq!(lines[0]["session"].as_str().unwrap().len(), 12);
     let text = logs.text();

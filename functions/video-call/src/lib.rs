@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use identomat::family::{Detail, FamilyError, log_invocation};
 use identomat::store::VideoOutcome;
-use identomat::{Callback, Envelope, SessionsTable};
+use identomat::{Callback, Envelope, Family, SessionsTable};
 
 /// Records the envelope's room status. A stale envelope succeeds; a store failure is an error,
 /// so Lambda retries.
@@ -22,6 +22,7 @@ pub async fn handle(
         other => Err(FamilyError::Misrouted(other.type_name().to_owned())),
     };
     log_invocation(
+        Family::VideoCall,
         envelope,
         result.as_ref().map(|o| o.name()),
         Detail::default(),

@@ -25,6 +25,7 @@ impl Captured {
         tracing::subscriber::set_default(identomat::logging::json_subscriber(
             move || writer.clone(),
             filter,
+            identomat::metrics::DEFAULT_NAMESPACE,
         ))
     }
 }

@@ -1,0 +1,213 @@
+//! CloudWatch metrics without an API call. Each invocation's log line (target [`TARGET`]) is
+//! written as a CloudWatch Embedded Metric Format document: CloudWatch Logs turns it into a
+//! count, so one line serves both the operator reading logs and the alarm counting outcomes,
+//! and no invocation waits on a `PutMetricData`.
+//!
+//! The line's `outcome` names the metric (`handoff-failed` counts as `HandoffFailed`), its
+//! `function` is the dimension, and a non-empty `reason` adds a `function, reason` breakdown.
+
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value, json};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, Layer};
+
+/// The tracing target of the one line per invocation.
+pub const TARGET: &str = "emf";
+
+/// The namespace when `METRICS_NAMESPACE` is unset.
+pub const DEFAULT_NAMESPACE: &str = "IdentomatCallbacks";
+
+/// Writes every event of [`TARGET`] as one EMF JSON line.
+pub struct EmfLayer<W> {
+    namespace: String,
+    writer: W,
+}
+
+impl<W> EmfLayer<W> {
+    pub fn new(namespace: impl Into<String>, writer: W) -> Self {
+        Self {
+            namespace: namespace.into(),
+            writer,
+        }
+    }
+}
+
+impl<S, W> Layer<S> for EmfLayer<W>
+where
+    S: Subscriber,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let now = SystemTime::now();
+        let line = document(&self.namespace, *event.metadata().level(), fields.0, now);
+        let Ok(mut bytes) = serde_json::to_vec(&line) else {
+            return;
+        };
+        bytes.push(b'\n');
+        // One write per line, so concurrent invocations cannot interleave inside a line.
+        let _ = self.writer.make_writer().write_all(&bytes);
+    }
+}
+
+/// The line for one invocation: its fields, a timestamp and level like the other log lines,
+/// and the `_aws` metadata with a count of 1 when it names a function and an outcome.
+pub fn document(
+    namespace: &str,
+    level: Level,
+    fields: Map<String, Value>,
+    now: SystemTime,
+) -> Value {
+    let mut line = Map::new();
+    line.insert(
+        "timestamp".into(),
+        humantime::format_rfc3339_micros(now).to_string().into(),
+    );
+    line.insert("level".into(), level.as_str().into());
+    line.extend(fields);
+    let text = |name: &str| line.get(name).and_then(Value::as_str).unwrap_or_default();
+    let (function, outcome, reason) = (text("function"), text("outcome"), text("reason"));
+    if function.is_empty() || outcome.is_empty() {
+        return Value::Object(line);
+    }
+    let metric = metric_name(outcome);
+    let mut dimensions = vec![json!(["function"])];
+    if !reason.is_empty() {
+        dimensions.push(json!(["function", "reason"]));
+    }
+    let millis = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    line.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": millis,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": dimensions,
+                "Metrics": [{"Name": metric, "Unit": "Count"}],
+            }],
+        }),
+    );
+    line.insert(metric, 1.into());
+    Value::Object(line)
+}
+
+/// `handoff-failed` -> `HandoffFailed`.
+pub fn metric_name(outcome: &str) -> String {
+    outcome
+        .split(['-', '_'])
+        .flat_map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase())
+                .into_iter()
+                .chain(chars)
+        })
+        .collect()
+}
+
+/// An event's fields as JSON values, as the JSON log formatter writes them.
+#[derive(Default)]
+struct Fields(Map<String, Value>);
+
+impl Visit for Fields {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        let value = serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number);
+        self.0.insert(field.name().into(), value);
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> Map<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+            .collect()
+    }
+
+    #[test]
+    fn outcomes_name_metrics() {
+        assert_eq!(metric_name("handoff-failed"), "HandoffFailed");
+        assert_eq!(metric_name("sent"), "Sent");
+        assert_eq!(metric_name("stored-unhandled"), "StoredUnhandled");
+    }
+
+    #[test]
+    fn a_reason_adds_a_breakdown() {
+        let at = UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_123);
+        let line = document(
+            "Acme",
+            Level::INFO,
+            fields(&[
+                ("message", "callback"),
+                ("function", "ingress"),
+                ("outcome", "rejected"),
+                ("reason", "key-wrong"),
+            ]),
+            at,
+        );
+        assert_eq!(line["Rejected"], 1);
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["timestamp"], "2023-11-14T22:13:20.123000Z");
+        let aws = &line["_aws"];
+        assert_eq!(aws["Timestamp"], 1_700_000_000_123_u64);
+        let directive = &aws["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "Acme");
+        assert_eq!(
+            directive["Dimensions"],
+            json!([["function"], ["function", "reason"]])
+        );
+        assert_eq!(
+            directive["Metrics"],
+            json!([{"Name": "Rejected", "Unit": "Count"}])
+        );
+    }
+
+    #[test]
+    fn no_reason_no_breakdown_and_no_outcome_no_metric() {
+        let line = document(
+            "Acme",
+            Level::INFO,
+            fields(&[("function", "sms"), ("outcome", "sent"), ("reason", "")]),
+            SystemTime::now(),
+        );
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["function"]])
+        );
+        let plain = document(
+            "Acme",
+            Level::WARN,
+            fields(&[("function", "sms")]),
+            SystemTime::now(),
+        );
+        assert!(plain.get("_aws").is_none());
+        assert_eq!(plain["function"], "sms");
+    }
+}
