@@ -3,9 +3,12 @@
 //! endpoint that records each invocation); [`System::run_families`] then gives each recorded
 //! payload to its family, as Lambda does with an asynchronous invoke.
 
+use std::sync::{Arc, Mutex};
+
 use aws_config::SdkConfig;
 use email::{EmailConfig, EmailFamily};
 use identomat::delivery::DeliveryRules;
+use identomat::family::FamilyError;
 use identomat::fields::EmailAddress;
 use identomat::{Envelope, Limits, LinkPolicy, SessionsTable};
 use ingress::Ingress;
@@ -14,7 +17,7 @@ use ingress::handoff::HandOff;
 use ingress::keys::{KeyRing, KeySource, REFRESH};
 use lambda_http::{Body, Response};
 use sms::{SmsConfig, SmsFamily};
-use testkit::{FakeLambda, Moto};
+use testkit::{FakeLambda, Invocation, Moto};
 
 pub const TABLE: &str = "identomat-sessions";
 pub const SENDER: &str = "no-reply@verify.example.com";
@@ -27,7 +30,7 @@ pub struct System {
     pub sms: SmsFamily,
     pub email: EmailFamily,
     pub table: SessionsTable,
-    delivered: usize,
+    delivered: Mutex<usize>,
 }
 
 impl System {
@@ -83,13 +86,18 @@ impl System {
             sms,
             email,
             table,
-            delivered: 0,
+            delivered: Mutex::new(0),
         }
     }
 
     /// Posts `body` to the Callback URL, as API Gateway delivers it.
     pub async fn post(&self, body: &[u8]) -> Response<Body> {
-        let event = testkit::samples::apigw_event("POST", body, false);
+        self.post_as(body, "Hk3Qf1aBliAEJ0Q=").await
+    }
+
+    /// [`System::post`] with API Gateway's request id `request_id`.
+    pub async fn post_as(&self, body: &[u8], request_id: &str) -> Response<Body> {
+        let event = testkit::samples::apigw_event_with_id("POST", body, false, request_id);
         let request = lambda_http::request::from_str(&event).expect("a valid event");
         match self.ingress.handle(request).await {
             Ok(response) => response,
@@ -97,31 +105,71 @@ impl System {
         }
     }
 
+    /// The invocations the ingress made since the last call.
+    pub fn take_invocations(&self) -> Vec<Invocation> {
+        let invocations = self.lambda.invocations();
+        let mut delivered = self.delivered.lock().expect("delivered");
+        let new = invocations[*delivered..].to_vec();
+        *delivered = invocations.len();
+        new
+    }
+
+    /// Gives one recorded invocation to its family, as Lambda does: the outcome's name.
+    pub async fn deliver(&self, invocation: &Invocation) -> Result<&'static str, FamilyError> {
+        assert_eq!(invocation.invocation_type.as_deref(), Some("Event"));
+        // What lambda_runtime does with the payload before the handler sees it.
+        let envelope: Envelope =
+            serde_json::from_slice(&invocation.payload).expect("the payload is an Envelope");
+        match invocation.function.as_str() {
+            "sms" => self.sms.handle(&envelope).await.map(|o| o.name()),
+            "email" => self.email.handle(&envelope).await.map(|o| o.name()),
+            "session-status" => session_status::handle(&self.table, &envelope)
+                .await
+                .map(|o| o.name()),
+            "video-call" => video_call::handle(&self.table, &envelope)
+                .await
+                .map(|o| o.name()),
+            other => panic!("the ingress invoked an unknown function {other}"),
+        }
+    }
+
     /// Runs each family on the invocations the ingress made since the last call, in order.
     /// Returns each invocation's function name and outcome.
-    pub async fn run_families(&mut self) -> Vec<(String, String)> {
-        let invocations = self.lambda.invocations();
+    pub async fn run_families(&self) -> Vec<(String, String)> {
         let mut outcomes = Vec::new();
-        for invocation in &invocations[self.delivered..] {
-            assert_eq!(invocation.invocation_type.as_deref(), Some("Event"));
-            // What lambda_runtime does with the payload before the handler sees it.
-            let envelope: Envelope =
-                serde_json::from_slice(&invocation.payload).expect("the payload is an Envelope");
-            let outcome = match invocation.function.as_str() {
-                "sms" => self.sms.handle(&envelope).await.map(|o| o.name()),
-                "email" => self.email.handle(&envelope).await.map(|o| o.name()),
-                "session-status" => session_status::handle(&self.table, &envelope)
-                    .await
-                    .map(|o| o.name()),
-                "video-call" => video_call::handle(&self.table, &envelope)
-                    .await
-                    .map(|o| o.name()),
-                other => panic!("the ingress invoked an unknown function {other}"),
-            };
-            let outcome = outcome.unwrap_or_else(|e| panic!("{}: {e}", invocation.function));
+        for invocation in self.take_invocations() {
+            let outcome = self
+                .deliver(&invocation)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", invocation.function));
             outcomes.push((invocation.function.clone(), outcome.to_owned()));
         }
-        self.delivered = invocations.len();
+        outcomes
+    }
+
+    /// Delivers `invocations` concurrently, at most `limit` at a time, as Lambda runs a burst
+    /// of asynchronous invokes: each outcome, in completion order.
+    pub async fn deliver_concurrently(
+        self: &Arc<Self>,
+        invocations: Vec<Invocation>,
+        limit: usize,
+    ) -> Vec<Result<&'static str, String>> {
+        let permits = Arc::new(tokio::sync::Semaphore::new(limit));
+        let mut tasks = tokio::task::JoinSet::new();
+        for invocation in invocations {
+            let (system, permits) = (Arc::clone(self), Arc::clone(&permits));
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await.expect("open semaphore");
+                system
+                    .deliver(&invocation)
+                    .await
+                    .map_err(|e| format!("{}: {e}", invocation.function))
+            });
+        }
+        let mut outcomes = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            outcomes.push(done.expect("a delivery panicked"));
+        }
         outcomes
     }
 }

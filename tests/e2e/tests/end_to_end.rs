@@ -11,7 +11,7 @@ fn s(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> St
 
 #[tokio::test]
 async fn every_sample_ends_where_it_should() {
-    let mut system = System::start().await;
+    let system = System::start().await;
     for name in testkit::samples::NAMES {
         let response = system.post(&testkit::samples::bytes(name)).await;
         assert_eq!(response.status(), 202, "{name}");
@@ -97,7 +97,7 @@ async fn every_sample_ends_where_it_should() {
 
 #[tokio::test]
 async fn a_wrong_key_ends_nowhere() {
-    let mut system = System::start().await;
+    let system = System::start().await;
     for name in testkit::samples::NAMES {
         let mut body = testkit::samples::json(name);
         body["callbackApiKey"] = json!("not-the-key");
@@ -112,7 +112,7 @@ async fn a_wrong_key_ends_nowhere() {
 
 #[tokio::test]
 async fn a_callback_delivered_twice_is_sent_once() {
-    let mut system = System::start().await;
+    let system = System::start().await;
     let otp = testkit::samples::bytes("one-time-password-request");
     assert_eq!(system.post(&otp).await.status(), 202);
     assert_eq!(system.post(&otp).await.status(), 202);

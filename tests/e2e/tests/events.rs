@@ -25,7 +25,7 @@ fn stem(path: &Path) -> String {
 #[tokio::test]
 async fn every_event_file_runs_through_its_handler() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
-    let mut system = System::start().await;
+    let system = System::start().await;
     let mut checked = 0;
     for dir in files(&root) {
         let kind = stem(&dir);

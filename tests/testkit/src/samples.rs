@@ -60,6 +60,11 @@ pub fn envelope(name: &str, request_id: &str) -> Envelope {
 /// An API Gateway HTTP API (payload 2.0) event of a request to `POST /callbacks`, as the
 /// ingress receives it; a function URL sends the same shape.
 pub fn apigw_event(method: &str, body: &[u8], base64: bool) -> String {
+    apigw_event_with_id(method, body, base64, "Hk3Qf1aBliAEJ0Q=")
+}
+
+/// [`apigw_event`] with API Gateway's request id `request_id`: one per delivery.
+pub fn apigw_event_with_id(method: &str, body: &[u8], base64: bool, request_id: &str) -> String {
     use base64::Engine;
     let body = if base64 {
         base64::engine::general_purpose::STANDARD.encode(body)
@@ -84,7 +89,7 @@ pub fn apigw_event(method: &str, body: &[u8], base64: bool) -> String {
                 "sourceIp": "203.0.113.10",
                 "userAgent": "identomat-callbacks"
             },
-            "requestId": "Hk3Qf1aBliAEJ0Q=",
+            "requestId": request_id,
             "routeKey": "POST /callbacks",
             "stage": "$default",
             "time": "27/Nov/2026:19:49:15 +0000",
