@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Every function crate of the workspace has its function in template.yaml, built from its own
-binary with cargo lambda, and no function in the template lacks a crate."""
+binary with cargo lambda, and no function in the template lacks a crate. Every family (each
+function but the ingress) is retried the same number of times and then dead-lettered to the
+DeadLetterQueue, which tests/e2e/tests/faults.rs relies on."""
 import pathlib
 import re
 import sys
@@ -20,10 +22,33 @@ def crates() -> set[str]:
     return names
 
 
-def template_functions() -> dict[str, str]:
+def load_template() -> dict:
     template, matches = decode(str(ROOT / "template.yaml"))
     if matches:
         sys.exit(f"template.yaml does not parse: {matches}")
+    return template
+
+
+def dead_letter_problems(template: dict) -> list[str]:
+    problems, retries = [], set()
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        if resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary") == "ingress":
+            continue
+        config = resource["Properties"].get("EventInvokeConfig", {})
+        retries.add(config.get("MaximumRetryAttempts"))
+        on_failure = config.get("DestinationConfig", {}).get("OnFailure", {})
+        if on_failure.get("Type") != "SQS" or on_failure.get("Destination") != {
+            "Fn::GetAtt": ["DeadLetterQueue", "Arn"]
+        }:
+            problems.append(f"{logical_id} does not send failed envelopes to DeadLetterQueue")
+    if len(retries) != 1 or None in retries:
+        problems.append(f"the families' MaximumRetryAttempts differ or are missing: {retries}")
+    return problems
+
+
+def template_functions(template: dict) -> dict[str, str]:
     functions = {}
     for logical_id, resource in template["Resources"].items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -39,14 +64,18 @@ def template_functions() -> dict[str, str]:
 
 
 def main() -> int:
-    in_workspace, in_template = crates(), template_functions()
+    template = load_template()
+    in_workspace, in_template = crates(), template_functions(template)
     missing = sorted(in_workspace - in_template.keys())
     orphans = sorted(in_template.keys() - in_workspace)
     for name in missing:
         print(f"functions/{name} has no function in template.yaml")
     for name in orphans:
         print(f"{in_template[name]} in template.yaml builds '{name}', which is no function crate")
-    if missing or orphans:
+    problems = dead_letter_problems(template)
+    for problem in problems:
+        print(problem)
+    if missing or orphans or problems:
         return 1
     print(f"template.yaml and functions/ agree: {', '.join(sorted(in_workspace))}")
     return 0

@@ -67,20 +67,26 @@ pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 /// One retry inside the SDK for a transient error; further retries are Lambda's or the sender's.
 pub const MAX_ATTEMPTS: u32 = 2;
 
+/// [`CONNECT_TIMEOUT`], [`ATTEMPT_TIMEOUT`] and [`OPERATION_TIMEOUT`].
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+/// Standard retries, at most [`MAX_ATTEMPTS`] attempts.
+pub fn retries() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
+}
+
 /// The SDK configuration every function uses: region, credentials and `AWS_ENDPOINT_URL` from
-/// the environment, with the limits above.
+/// the environment, with [`timeouts`] and [`retries`].
 pub async fn load_config() -> aws_config::SdkConfig {
-    use aws_config::retry::RetryConfig;
-    use aws_config::timeout::TimeoutConfig;
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                .operation_timeout(OPERATION_TIMEOUT)
-                .build(),
-        )
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(timeouts())
+        .retry_config(retries())
         .load()
         .await
 }

@@ -124,7 +124,7 @@ async fn answer(
     let function = path
         .strip_prefix("/2015-03-31/functions/")
         .and_then(|rest| rest.strip_suffix("/invocations"))
-        .map(|name| name.replace("%3A", ":"));
+        .map(percent_decode);
     let Some(function) = function else {
         return Ok(reply(StatusCode::NOT_FOUND, "ResourceNotFoundException"));
     };
@@ -149,6 +149,30 @@ async fn answer(
         Answer::Throttle => reply(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException"),
         Answer::Fail => reply(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException"),
     })
+}
+
+/// A function name or ARN from the path: SDKs escape its `:` and `$`.
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn reply(status: StatusCode, error_type: &str) -> Response<Full<Bytes>> {

@@ -79,7 +79,7 @@ pub struct Destinations {
 }
 
 /// The Python that has moto: `MOTO_PYTHON`, else the checkout's `.venv`, else `python3`.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("MOTO_PYTHON") {
         return p.into();
     }
