@@ -81,10 +81,83 @@ pub fn retries() -> aws_config::retry::RetryConfig {
     aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
 }
 
+/// Where Linux keeps its CA bundle: Amazon Linux 2023 (Lambda's `provided.al2023`) first,
+/// then Debian and Ubuntu, then Alpine.
+pub const CA_BUNDLES: [&str; 4] = [
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/ssl/cert.pem",
+];
+
+/// The certificates the HTTPS client trusts: the system's CA bundle, read once. The SDK's
+/// default reads the bundle and then every file of the certificate directory (the same roots
+/// again, one file each), which was most of a cold start. `SSL_CERT_FILE` names another
+/// bundle. Without a usable bundle, the SDK's default.
+pub fn trust_store() -> aws_smithy_http_client::tls::TrustStore {
+    use aws_smithy_http_client::tls::TrustStore;
+    let from_env = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
+    let candidates = from_env
+        .into_iter()
+        .chain(CA_BUNDLES.iter().map(std::path::PathBuf::from));
+    match find_bundle(candidates) {
+        Some(pem) => TrustStore::empty().with_pem_certificate(pem),
+        None => TrustStore::default(),
+    }
+}
+
+/// The first of `candidates` that can be read and is a [`usable_bundle`].
+pub fn find_bundle(candidates: impl IntoIterator<Item = std::path::PathBuf>) -> Option<Vec<u8>> {
+    candidates
+        .into_iter()
+        .filter_map(|path| std::fs::read(path).ok())
+        .find(|pem| usable_bundle(pem))
+}
+
+/// Every PEM block decodes and every certificate is a trust anchor, so that the HTTP client's
+/// own parsing of the bundle cannot fail.
+pub fn usable_bundle(pem: &[u8]) -> bool {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut count = 0;
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        match cert {
+            Ok(cert) if webpki::anchor_from_trusted_cert(&cert).is_ok() => count += 1,
+            _ => return false,
+        }
+    }
+    count > 0
+}
+
+/// The SDK's default HTTPS client (rustls with aws-lc, proxy from the environment), trusting
+/// [`trust_store`].
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, TlsContext};
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
+    let context = TlsContext::builder()
+        .with_trust_store(trust_store())
+        .build()
+        .unwrap_or_default();
+    Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut connector = ConnectorBuilder::default()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .tls_context(context.clone());
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
+}
+
 /// The SDK configuration every function uses: region, credentials and `AWS_ENDPOINT_URL` from
-/// the environment, with [`timeouts`] and [`retries`].
+/// the environment, with [`timeouts`], [`retries`] and [`https_client`].
 pub async fn load_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
         .timeout_config(timeouts())
         .retry_config(retries())
         .load()
