@@ -8,7 +8,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build targets arm64 by default; where the aarch64 Rust target is missing, build x86_64.
 ARCH ?= $(if $(shell rustup target list --installed 2>/dev/null | grep -x aarch64-unknown-linux-gnu),arm64,x86_64)
 
-.PHONY: demo local test lint template sam-build events redrive bench venv clean
+.PHONY: demo local load test lint template sam-build events redrive bench venv clean
 
 ## Installs the pinned Python tools (moto) into .venv, once per change of requirements-dev.txt.
 venv: $(VENV)/.installed
@@ -27,6 +27,10 @@ demo: venv
 ## The same stack, left running until Ctrl-C; prints the Callback URL, endpoint, table and key.
 local: venv
 	@$(PY) scripts/local_stack.py local
+
+## Callbacks per second, latency and nothing lost, through the local stack (LOAD_CALLBACKS, ...).
+load: venv
+	@$(PY) scripts/load.py
 
 ## Every test of the workspace; each test starts its own moto server on loopback.
 test: venv

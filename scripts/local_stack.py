@@ -45,6 +45,14 @@ SAMPLE_ORDER = [
 ]
 # The reference samples use two keys; the demo accepts the second as the previous one.
 SAMPLE_PREVIOUS_KEY = "callback-api-key-123"
+MOTO_SERVER = """
+import sys
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.moto_server.threaded_moto_server import MotoRequestHandler
+run_simple("127.0.0.1", int(sys.argv[1]), DomainDispatcherApplication(create_backend_app),
+           threaded=False, request_handler=MotoRequestHandler)
+"""
 
 
 def say(message: str) -> None:
@@ -57,8 +65,9 @@ def port_free(port: int) -> bool:
 
 
 class Stack:
-    def __init__(self, key: str, moto_port: int, lambda_port: int) -> None:
+    def __init__(self, key: str, moto_port: int, lambda_port: int, concurrency: int = 1) -> None:
         self.key = key
+        self.concurrency = concurrency
         self.moto_port = moto_port
         self.lambda_port = lambda_port
         self.moto_url = f"http://127.0.0.1:{moto_port}"
@@ -108,7 +117,9 @@ class Stack:
                 sys.exit(f"port {port} is in use: set MOTO_PORT / LAMBDA_PORT to free ones")
 
         say(f"starting moto server on {self.moto_url}")
-        self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.moto_port)])
+        # One request at a time, as in the tests: moto checks a DynamoDB condition and then
+        # writes without a lock, so a threaded server lets two conditional writes both pass.
+        self.spawn("moto", [str(VENV_BIN / "python"), "-c", MOTO_SERVER, str(self.moto_port)])
         wait_for(lambda: http_status("GET", f"{self.moto_url}/moto-api/") == 200, 30, "moto server",
                  self.processes)
 
@@ -167,7 +178,8 @@ class Stack:
         self.spawn(
             "cargo-lambda",
             [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes",
-             "-A", "127.0.0.1", "-P", str(self.lambda_port), "--env-file", str(env_file)],
+             "-A", "127.0.0.1", "-P", str(self.lambda_port), "--env-file", str(env_file),
+             "--concurrency", str(self.concurrency)],
             env=env,
         )
         say("waiting until the ingress answers (it starts on its first request)")
