@@ -8,7 +8,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build targets arm64 by default; where the aarch64 Rust target is missing, build x86_64.
 ARCH ?= $(if $(shell rustup target list --installed 2>/dev/null | grep -x aarch64-unknown-linux-gnu),arm64,x86_64)
 
-.PHONY: demo local load test lint template sam-build events redrive bench venv clean
+.PHONY: demo local load fuzz test lint template sam-build events redrive bench venv clean
 
 ## Installs the pinned Python tools (moto) into .venv, once per change of requirements-dev.txt.
 venv: $(VENV)/.installed
@@ -31,6 +31,15 @@ local: venv
 ## Callbacks per second, latency and nothing lost, through the local stack (LOAD_CALLBACKS, ...).
 load: venv
 	@$(PY) scripts/load.py
+
+## The cargo-fuzz target over the ingress handler, seeded from events/; needs nightly and
+## cargo-fuzz (cargo install cargo-fuzz), so not part of CI. FUZZ_SECONDS bounds the run.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p fuzz/corpus/ingress
+	@cp events/callbacks/*.json fuzz/corpus/ingress/
+	cd fuzz && cargo +nightly fuzz run ingress corpus/ingress -- \
+		-max_total_time=$(FUZZ_SECONDS) -max_len=70000
 
 ## Every test of the workspace; each test starts its own moto server on loopback.
 test: venv
