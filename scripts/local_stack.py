@@ -45,14 +45,6 @@ SAMPLE_ORDER = [
 ]
 # The reference samples use two keys; the demo accepts the second as the previous one.
 SAMPLE_PREVIOUS_KEY = "callback-api-key-123"
-MOTO_SERVER = """
-import sys
-from werkzeug.serving import run_simple
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from moto.moto_server.threaded_moto_server import MotoRequestHandler
-run_simple("127.0.0.1", int(sys.argv[1]), DomainDispatcherApplication(create_backend_app),
-           threaded=False, request_handler=MotoRequestHandler)
-"""
 
 
 def say(message: str) -> None:
@@ -117,9 +109,9 @@ class Stack:
                 sys.exit(f"port {port} is in use: set MOTO_PORT / LAMBDA_PORT to free ones")
 
         say(f"starting moto server on {self.moto_url}")
-        # One request at a time, as in the tests: moto checks a DynamoDB condition and then
-        # writes without a lock, so a threaded server lets two conditional writes both pass.
-        self.spawn("moto", [str(VENV_BIN / "python"), "-c", MOTO_SERVER, str(self.moto_port)])
+        # One request at a time, as in the tests (see moto_server.py).
+        self.spawn("moto", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "moto_server.py"),
+                            str(self.moto_port)])
         wait_for(lambda: http_status("GET", f"{self.moto_url}/moto-api/") == 200, 30, "moto server",
                  self.processes)
 

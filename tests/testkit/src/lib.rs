@@ -31,20 +31,8 @@ pub const REGION: &str = "us-east-1";
 const INSTALL_HINT: &str = "moto is not installed: run `make venv` (or `pip install 'moto[server]'` \
      and set MOTO_PYTHON to that python)";
 
-/// Python that runs moto's server on an ephemeral port and exits when stdin closes.
-///
-/// One request at a time: moto's DynamoDB checks a write's condition and then writes, without a
-/// lock, so two threads can both pass `version = :v`. DynamoDB makes each conditional write
-/// atomic; serving requests one by one gives moto the same guarantee.
-const LAUNCHER: &str = "\
-import os, sys, threading
-threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
-from werkzeug.serving import run_simple
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from moto.moto_server.threaded_moto_server import MotoRequestHandler
-run_simple('127.0.0.1', 0, DomainDispatcherApplication(create_backend_app), threaded=False,
-           request_handler=MotoRequestHandler)
-";
+/// Python that runs moto's server one request at a time (see the script for why).
+const LAUNCHER: &str = include_str!("../../../scripts/moto_server.py");
 
 pub struct Moto {
     child: Child,
@@ -95,7 +83,7 @@ impl Moto {
     /// moto when it is missing: the test cannot mean anything without it.
     pub async fn start() -> Self {
         let mut child = Command::new(python())
-            .args(["-c", LAUNCHER])
+            .args(["-c", LAUNCHER, "0", "--exit-on-stdin-close"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
