@@ -22,6 +22,16 @@ use testkit::{FakeLambda, Invocation, Moto};
 pub const TABLE: &str = "identomat-sessions";
 pub const SENDER: &str = "no-reply@verify.example.com";
 
+/// Each family's function name, as the recorded invocations show it.
+pub fn family_functions() -> FamilyFunctions {
+    FamilyFunctions {
+        sms: "sms".into(),
+        email: "email".into(),
+        session_status: "session-status".into(),
+        video_call: "video-call".into(),
+    }
+}
+
 pub struct System {
     pub moto: Moto,
     pub aws: SdkConfig,
@@ -49,17 +59,14 @@ impl System {
             .endpoint_url(lambda.endpoint())
             .build();
         let table = SessionsTable::new(aws_sdk_dynamodb::Client::new(&aws), TABLE);
-        let functions = FamilyFunctions {
-            sms: "sms".into(),
-            email: "email".into(),
-            session_status: "session-status".into(),
-            video_call: "video-call".into(),
-        };
         let ingress = Ingress {
             keys: KeyRing::load(KeySource::Fixed(testkit::samples::keys()), REFRESH).await,
             links: LinkPolicy::default(),
             limits: Limits::default(),
-            handoff: HandOff::new(aws_sdk_lambda::Client::from_conf(invoke), functions),
+            handoff: HandOff::new(
+                aws_sdk_lambda::Client::from_conf(invoke),
+                family_functions(),
+            ),
             table: table.clone(),
         };
         let sms = SmsFamily {
@@ -92,7 +99,7 @@ impl System {
 
     /// Posts `body` to the Callback URL, as API Gateway delivers it.
     pub async fn post(&self, body: &[u8]) -> Response<Body> {
-        self.post_as(body, "Hk3Qf1aBliAEJ0Q=").await
+        self.post_as(body, testkit::samples::REQUEST_ID).await
     }
 
     /// [`System::post`] with API Gateway's request id `request_id`.

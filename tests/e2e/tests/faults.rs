@@ -48,12 +48,7 @@ async fn a_hand_off_slower_than_the_sdk_timeout_answers_503() {
         .build();
     system.ingress.handoff = ingress::handoff::HandOff::new(
         aws_sdk_lambda::Client::from_conf(invoke),
-        ingress::config::FamilyFunctions {
-            sms: "sms".into(),
-            email: "email".into(),
-            session_status: "session-status".into(),
-            video_call: "video-call".into(),
-        },
+        e2e::family_functions(),
     );
     system
         .lambda

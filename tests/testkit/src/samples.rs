@@ -57,10 +57,13 @@ pub fn envelope(name: &str, request_id: &str) -> Envelope {
     }
 }
 
+/// API Gateway's request id in [`apigw_event`].
+pub const REQUEST_ID: &str = "Hk3Qf1aBliAEJ0Q=";
+
 /// An API Gateway HTTP API (payload 2.0) event of a request to `POST /callbacks`, as the
 /// ingress receives it; a function URL sends the same shape.
 pub fn apigw_event(method: &str, body: &[u8], base64: bool) -> String {
-    apigw_event_with_id(method, body, base64, "Hk3Qf1aBliAEJ0Q=")
+    apigw_event_with_id(method, body, base64, REQUEST_ID)
 }
 
 /// [`apigw_event`] with API Gateway's request id `request_id`: one per delivery.
