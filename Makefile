@@ -72,7 +72,7 @@ events:
 ## then the ingress path's CPU cost per callback against a bare JSON parse (criterion).
 bench: venv
 	@$(PY) scripts/bench.py
-	cargo bench -p identomat-callbacks --bench ingress_path
+	cargo bench -p shared --bench ingress_path
 	@python3 scripts/bench_table.py target/criterion
 
 clean:

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use identomat::{CallbackKeys, Limits, LinkPolicy, SessionsTable};
+use shared::{CallbackKeys, Limits, LinkPolicy, SessionsTable};
 use ingress::Ingress;
 use ingress::config::FamilyFunctions;
 use ingress::handoff::HandOff;

@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use identomat::{Acceptance, CallbackKeys, Envelope, Limits, LinkPolicy, ReceivedAt};
+use shared::{Acceptance, CallbackKeys, Envelope, Limits, LinkPolicy, Timestamp};
 
 const SAMPLES: &[(&str, &[u8])] = &[
     (
@@ -48,7 +48,7 @@ fn ingress_path(c: &mut Criterion) {
         links: LinkPolicy::default(),
         limits: Limits::default(),
     };
-    let received_at = ReceivedAt::from_unix_millis(1_795_000_000_123);
+    let received_at = Timestamp::from_unix_millis(1_795_000_000_123);
     for (name, body) in SAMPLES {
         let mut group = c.benchmark_group(*name);
         group.bench_function("accept", |b| {

@@ -58,6 +58,41 @@ pub fn describe<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Str
     }
 }
 
+/// An error type that sorts every AWS failure the same way: worth retrying, or not. The store's
+/// and the senders' errors are built from an SDK error through this one shape.
+pub trait Classified: Sized {
+    fn transient(reason: String) -> Self;
+    fn permanent(reason: String) -> Self;
+
+    /// [`is_transient`] decides which, [`describe`] says what happened.
+    fn from_sdk<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Self {
+        let reason = describe(err);
+        if is_transient(err) {
+            Self::transient(reason)
+        } else {
+            Self::permanent(reason)
+        }
+    }
+}
+
+/// Implements [`Classified`] for an error enum whose transient and permanent variants each hold
+/// the reason: `classified!(StoreError: Unavailable, Refused)`.
+macro_rules! classified {
+    ($error:ident: $transient:ident, $permanent:ident) => {
+        impl $crate::aws::Classified for $error {
+            fn transient(reason: String) -> Self {
+                Self::$transient(reason)
+            }
+
+            fn permanent(reason: String) -> Self {
+                Self::$permanent(reason)
+            }
+        }
+    };
+}
+
+pub(crate) use classified;
+
 /// Connect, per-attempt and whole-operation limits for every AWS call. A callback's sender
 /// waits on the ingress, and an OTP is useless after a minute: a stuck call must fail fast so
 /// the sender (after a 503) or Lambda (for a family) retries it.

@@ -1,38 +1,104 @@
 //! The callbacks Identomat sends, as one enum tagged on `type`. The same type travels from the
-//! ingress to the families inside an [`crate::Envelope`]; `callbackApiKey` is never part of it.
+//! ingress to the families inside an [`crate::envelope::Envelope`]; `callbackApiKey` is never
+//! part of it.
+//!
+//! [`callback_types!`] is the one table of the types: each row gives the variant (and its
+//! payload struct, of the same name), the family that acts on it and its wire names. The enum,
+//! its serde tags, [`Callback::type_name`], [`Callback::route`] and the dispatch to each
+//! payload's accept-time constructor ([`AcceptFrom`], implemented by the parser) all come from
+//! it.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::error::InvalidField;
 use crate::fields::{
     CcList, EmailAddress, EmailContent, Operator, PhoneNumber, Problem, RoomId, SessionId,
     SessionLink, SmsText, Subject, VideoFileId, string_newtype,
 };
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type")]
-pub enum Callback {
-    /// The docs' heading calls it `one-time-password`; the payload says
-    /// `one-time-password-request`. Both are accepted.
-    #[serde(rename = "one-time-password-request", alias = "one-time-password")]
-    SmsOneTimePassword(SmsOneTimePassword),
-    #[serde(rename = "share-session-link-via-sms")]
-    SmsSessionLink(SmsSessionLink),
-    #[serde(rename = "email-one-time-password-request")]
-    EmailOneTimePassword(EmailOneTimePassword),
-    #[serde(rename = "share-session-link-via-email")]
-    EmailSessionLink(EmailSessionLink),
-    #[serde(rename = "session-change")]
-    SessionChange(SessionChange),
-    #[serde(rename = "video-call-status-update")]
-    VideoCallStatus(VideoCallStatus),
-    /// A `type` this version does not know: kept as received (minus the key), so it is stored
-    /// rather than lost.
-    #[serde(untagged)]
-    Unhandled(Unhandled),
+/// How a payload is built from a reader of the callback's fields, with every rule the ingress
+/// applies. The parser implements it for its reader; the table dispatches to it by `type`.
+pub trait AcceptFrom<F>: Sized {
+    fn accept_from(fields: &F) -> Result<Self, InvalidField>;
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+macro_rules! callback_types {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident => $family:ident, $wire:literal $(| $alias:literal)*;
+    )+) => {
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(tag = "type")]
+        pub enum Callback {
+            $(
+                $(#[$doc])*
+                #[serde(rename = $wire)]
+                $variant($variant),
+            )+
+            /// A `type` this version does not know: kept as received (minus the key), so it
+            /// is stored rather than lost.
+            #[serde(untagged)]
+            Unhandled(Unhandled),
+        }
+
+        impl Callback {
+            /// Every `type` this version acts on, as the platform names it.
+            pub const TYPE_NAMES: &'static [&'static str] = &[$($wire),+];
+
+            /// The `type` as the platform names it.
+            pub fn type_name(&self) -> &str {
+                match self {
+                    $(Callback::$variant(_) => $wire,)+
+                    Callback::Unhandled(u) => &u.type_name,
+                }
+            }
+
+            /// Where this callback goes: to a family, or, for a type we do not know, into
+            /// storage.
+            pub fn route(&self) -> Route<'_> {
+                match self {
+                    $(Callback::$variant(_) => Route::Family(Family::$family),)+
+                    Callback::Unhandled(u) => Route::Unhandled(u),
+                }
+            }
+
+            /// The session the callback is about; `None` only for an unknown type without a
+            /// valid one.
+            pub fn session_id(&self) -> Option<&SessionId> {
+                match self {
+                    $(Callback::$variant(c) => Some(&c.session_id),)+
+                    Callback::Unhandled(u) => u.session_id.as_ref(),
+                }
+            }
+
+            /// The callback of type `type_name`, built by its payload's constructor; `None`
+            /// for a type this version does not know.
+            pub fn accept<F>(type_name: &str, fields: &F) -> Option<Result<Self, InvalidField>>
+            where
+                $($variant: AcceptFrom<F>,)+
+            {
+                match type_name {
+                    $($wire $(| $alias)* => Some($variant::accept_from(fields).map(Callback::$variant)),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+callback_types! {
+    /// The docs' heading calls it `one-time-password`; the payload says
+    /// `one-time-password-request`. Both are accepted.
+    SmsOneTimePassword => Sms, "one-time-password-request" | "one-time-password";
+    SmsSessionLink => Sms, "share-session-link-via-sms";
+    EmailOneTimePassword => Email, "email-one-time-password-request";
+    EmailSessionLink => Email, "share-session-link-via-email";
+    SessionChange => SessionStatus, "session-change";
+    VideoCallStatus => VideoCall, "video-call-status-update";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SmsOneTimePassword {
     pub session_id: SessionId,
@@ -40,7 +106,7 @@ pub struct SmsOneTimePassword {
     pub phone_number: PhoneNumber,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SmsSessionLink {
     pub session_id: SessionId,
@@ -51,7 +117,7 @@ pub struct SmsSessionLink {
     pub created_by: Option<Operator>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EmailOneTimePassword {
     pub session_id: SessionId,
@@ -60,7 +126,7 @@ pub struct EmailOneTimePassword {
     pub content: EmailContent,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EmailSessionLink {
     pub session_id: SessionId,
@@ -74,7 +140,7 @@ pub struct EmailSessionLink {
     pub created_by: Option<Operator>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionChange {
     pub session_id: SessionId,
@@ -84,7 +150,7 @@ pub struct SessionChange {
     pub session_type: SessionType,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VideoCallStatus {
     pub session_id: SessionId,
@@ -96,27 +162,39 @@ pub struct VideoCallStatus {
 }
 
 /// A callback of a type this version does not know.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Unhandled {
     #[serde(rename = "type")]
     pub type_name: String,
     /// Every other field as received, without `callbackApiKey`.
     #[serde(flatten)]
     pub fields: Map<String, Value>,
+    /// `sessionId`, when the payload carries a valid one.
+    #[serde(skip)]
+    session_id: Option<SessionId>,
 }
 
 impl Unhandled {
-    /// The session id, when the payload carries a valid one.
-    pub fn session_id(&self) -> Option<SessionId> {
-        self.fields
+    pub fn new(type_name: String, fields: Map<String, Value>) -> Self {
+        let session_id = fields
             .get("sessionId")
             .and_then(Value::as_str)
-            .and_then(|s| SessionId::parse(s).ok())
+            .and_then(|s| SessionId::parse(s).ok());
+        Self {
+            type_name,
+            fields,
+            session_id,
+        }
+    }
+
+    pub fn session_id(&self) -> Option<&SessionId> {
+        self.session_id.as_ref()
     }
 }
 
-/// A value set the platform may extend: known values are variants, anything else is kept as
-/// received, so a new status is recorded rather than rejected.
+/// A value set the platform may extend: known values are variants, anything else that is
+/// non-empty, at most 64 bytes and one line is kept as received, so a new status is recorded
+/// rather than rejected.
 macro_rules! open_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
         $(#[$doc])*
@@ -135,23 +213,30 @@ macro_rules! open_enum {
             }
         }
 
-        impl From<&str> for $name {
-            fn from(s: &str) -> Self {
-                match s {
+        impl $name {
+            pub fn parse(raw: &str) -> Result<Self, Problem> {
+                open_value(raw)?;
+                Ok(match raw {
                     $($wire => Self::$variant,)+
                     other => Self::Other(other.to_owned()),
-                }
-            }
-        }
-
-        impl $name {
-            /// Never fails: an unknown value is kept.
-            pub fn parse(raw: &str) -> Result<Self, Problem> {
-                Ok(Self::from(raw))
+                })
             }
         }
         string_newtype!(@serde $name);
     };
+}
+
+/// The bounds of an open set's value.
+fn open_value(raw: &str) -> Result<(), Problem> {
+    if raw.is_empty() {
+        Err(Problem::Empty)
+    } else if raw.len() > 64 {
+        Err(Problem::TooLong)
+    } else if raw.chars().any(char::is_control) {
+        Err(Problem::ControlCharacter)
+    } else {
+        Ok(())
+    }
 }
 
 open_enum!(
@@ -195,7 +280,8 @@ pub enum Route<'a> {
 }
 
 /// Which function acts on a callback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Family {
     Sms,
     Email,
@@ -212,31 +298,11 @@ impl Family {
     ];
 
     pub fn name(self) -> &'static str {
-        match self {
-            Family::Sms => "sms",
-            Family::Email => "email",
-            Family::SessionStatus => "session-status",
-            Family::VideoCall => "video-call",
-        }
+        self.into()
     }
 }
 
 impl Callback {
-    /// Where this callback goes: to a family, or, for a type we do not know, into storage.
-    pub fn route(&self) -> Route<'_> {
-        match self {
-            Callback::SmsOneTimePassword(_) | Callback::SmsSessionLink(_) => {
-                Route::Family(Family::Sms)
-            }
-            Callback::EmailOneTimePassword(_) | Callback::EmailSessionLink(_) => {
-                Route::Family(Family::Email)
-            }
-            Callback::SessionChange(_) => Route::Family(Family::SessionStatus),
-            Callback::VideoCallStatus(_) => Route::Family(Family::VideoCall),
-            Callback::Unhandled(u) => Route::Unhandled(u),
-        }
-    }
-
     /// The family that acts on this callback; `None` for a type we do not know.
     pub fn family(&self) -> Option<Family> {
         match self.route() {
@@ -244,30 +310,33 @@ impl Callback {
             Route::Unhandled(_) => None,
         }
     }
+}
 
-    /// The `type` as the platform names it.
-    pub fn type_name(&self) -> &str {
-        match self {
-            Callback::SmsOneTimePassword(_) => "one-time-password-request",
-            Callback::SmsSessionLink(_) => "share-session-link-via-sms",
-            Callback::EmailOneTimePassword(_) => "email-one-time-password-request",
-            Callback::EmailSessionLink(_) => "share-session-link-via-email",
-            Callback::SessionChange(_) => "session-change",
-            Callback::VideoCallStatus(_) => "video-call-status-update",
-            Callback::Unhandled(u) => &u.type_name,
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_are_named_as_their_functions() {
+        let names: Vec<_> = Family::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(names, ["sms", "email", "session-status", "video-call"]);
     }
 
-    /// The session the callback is about; `None` only for an unknown type without a valid one.
-    pub fn session_id(&self) -> Option<SessionId> {
-        match self {
-            Callback::SmsOneTimePassword(c) => Some(c.session_id.clone()),
-            Callback::SmsSessionLink(c) => Some(c.session_id.clone()),
-            Callback::EmailOneTimePassword(c) => Some(c.session_id.clone()),
-            Callback::EmailSessionLink(c) => Some(c.session_id.clone()),
-            Callback::SessionChange(c) => Some(c.session_id.clone()),
-            Callback::VideoCallStatus(c) => Some(c.session_id.clone()),
-            Callback::Unhandled(u) => u.session_id(),
-        }
+    #[test]
+    fn open_values_are_bounded_and_keep_what_is_new() {
+        assert_eq!(
+            SessionResult::parse("APPROVED"),
+            Ok(SessionResult::Approved)
+        );
+        assert_eq!(
+            SessionResult::parse("ON_HOLD"),
+            Ok(SessionResult::Other("ON_HOLD".into()))
+        );
+        assert_eq!(SessionResult::parse(""), Err(Problem::Empty));
+        assert_eq!(RoomStatus::parse(&"x".repeat(65)), Err(Problem::TooLong));
+        assert_eq!(
+            FileStatus::parse("avail\nable"),
+            Err(Problem::ControlCharacter)
+        );
     }
 }

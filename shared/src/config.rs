@@ -3,9 +3,6 @@
 
 use std::str::FromStr;
 
-use crate::error::InvalidField;
-use crate::fields::{Problem, SessionId, SessionLink};
-
 /// A setting that is present but unusable. The function refuses to start rather than run with a
 /// value nobody meant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -13,6 +10,15 @@ use crate::fields::{Problem, SessionId, SessionLink};
 pub struct ConfigError {
     pub name: &'static str,
     pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(name: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            name,
+            reason: reason.into(),
+        }
+    }
 }
 
 /// Reads `name` through `lookup` and parses it; unset or blank means `default`.
@@ -26,10 +32,10 @@ where
 {
     match lookup(name).filter(|v| !v.trim().is_empty()) {
         None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|e: T::Err| ConfigError {
-            name,
-            reason: e.to_string(),
-        }),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|e: T::Err| ConfigError::new(name, e.to_string())),
     }
 }
 
@@ -45,10 +51,7 @@ pub fn required(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &'static str,
 ) -> Result<String, ConfigError> {
-    optional(lookup, name).ok_or(ConfigError {
-        name,
-        reason: "is required".into(),
-    })
+    optional(lookup, name).ok_or_else(|| ConfigError::new(name, "is required"))
 }
 
 /// The process environment as a lookup.
@@ -56,197 +59,27 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Which hosts a session link may point to. Links end up in SMS and e-mails sent in the
-/// company's name, so a link elsewhere is refused rather than delivered. Cloning is a reference
-/// count: the ingress hands a copy to every request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkPolicy {
-    allowed_hosts: std::sync::Arc<[String]>,
-}
-
-impl Default for LinkPolicy {
-    fn default() -> Self {
-        Self::new(["widget.identomat.com"])
-    }
-}
-
-impl LinkPolicy {
-    pub const ENV: &'static str = "SESSION_LINK_HOSTS";
-
-    pub fn new<S: AsRef<str>>(hosts: impl IntoIterator<Item = S>) -> Self {
-        Self {
-            allowed_hosts: hosts
-                .into_iter()
-                .map(|h| h.as_ref().trim().to_ascii_lowercase())
-                .filter(|h| !h.is_empty())
-                .collect(),
-        }
-    }
-
-    /// `SESSION_LINK_HOSTS`: comma-separated host names; unset means `widget.identomat.com`.
-    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        match lookup(Self::ENV).filter(|v| !v.trim().is_empty()) {
-            None => Ok(Self::default()),
-            Some(v) => {
-                let policy = Self::new(v.split(','));
-                match policy.allowed_hosts.iter().find(|h| !valid_host_name(h)) {
-                    Some(bad) => Err(ConfigError {
-                        name: Self::ENV,
-                        reason: format!("{bad:?} is not a host name"),
-                    }),
-                    None => Ok(policy),
-                }
-            }
-        }
-    }
-
-    pub fn allowed_hosts(&self) -> &[String] {
-        &self.allowed_hosts
-    }
-
-    /// The link points to an allowed host and any `session_token` it carries is the session's.
-    pub fn check(&self, link: &SessionLink, session: &SessionId) -> Result<(), InvalidField> {
-        let invalid = |problem| InvalidField::new("sessionLink", problem);
-        if !self
-            .allowed_hosts
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(link.host()))
-        {
-            return Err(invalid(Problem::HostNotAllowed));
-        }
-        if !link.tokens_match(session.as_str()) {
-            return Err(invalid(Problem::TokenMismatch));
-        }
-        Ok(())
-    }
-}
-
-fn valid_host_name(h: &str) -> bool {
-    !h.is_empty()
-        && h.split('.')
-            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-}
-
-/// What the ingress accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub max_body_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_body_bytes: 64 * 1024,
-        }
-    }
-}
-
-impl Limits {
-    /// `MAX_BODY_BYTES`: the largest body accepted; default 65536.
-    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let max_body_bytes = setting(lookup, "MAX_BODY_BYTES", Self::default().max_body_bytes)?;
-        if max_body_bytes == 0 {
-            return Err(ConfigError {
-                name: "MAX_BODY_BYTES",
-                reason: "must be greater than 0".into(),
-            });
-        }
-        Ok(Self { max_body_bytes })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        }
-    }
-
     #[test]
-    fn defaults_when_unset_or_blank() {
+    fn settings_default_when_unset_or_blank_and_name_what_is_wrong() {
+        let env = |name: &str| match name {
+            "BLANK" => Some("  ".to_owned()),
+            "TEN" => Some(" 10 ".to_owned()),
+            "WORD" => Some("ten".to_owned()),
+            _ => None,
+        };
+        assert_eq!(setting(&env, "UNSET", 7u32), Ok(7));
+        assert_eq!(setting(&env, "BLANK", 7u32), Ok(7));
+        assert_eq!(setting(&env, "TEN", 7u32), Ok(10));
+        assert_eq!(setting(&env, "WORD", 7u32).unwrap_err().name, "WORD");
+        assert_eq!(optional(&env, "TEN").as_deref(), Some("10"));
+        assert_eq!(optional(&env, "BLANK"), None);
         assert_eq!(
-            LinkPolicy::from_lookup(&env(&[])),
-            Ok(LinkPolicy::default())
-        );
-        assert_eq!(
-            LinkPolicy::from_lookup(&env(&[("SESSION_LINK_HOSTS", " ")])),
-            Ok(LinkPolicy::default())
-        );
-        assert_eq!(
-            Limits::from_lookup(&env(&[])).map(|l| l.max_body_bytes),
-            Ok(65536)
-        );
-    }
-
-    #[test]
-    fn reads_hosts_and_limits() {
-        let policy = LinkPolicy::from_lookup(&env(&[(
-            "SESSION_LINK_HOSTS",
-            "Widget.Identomat.com, verify.example.com",
-        )]))
-        .unwrap();
-        assert_eq!(
-            policy.allowed_hosts(),
-            ["widget.identomat.com", "verify.example.com"]
-        );
-        let limits = Limits::from_lookup(&env(&[("MAX_BODY_BYTES", "1024")])).unwrap();
-        assert_eq!(limits.max_body_bytes, 1024);
-    }
-
-    #[test]
-    fn refuses_unusable_values() {
-        assert!(LinkPolicy::from_lookup(&env(&[("SESSION_LINK_HOSTS", "https://x.com")])).is_err());
-        assert!(Limits::from_lookup(&env(&[("MAX_BODY_BYTES", "lots")])).is_err());
-        assert!(Limits::from_lookup(&env(&[("MAX_BODY_BYTES", "0")])).is_err());
-    }
-
-    #[test]
-    fn link_policy_checks_host_and_token() {
-        let policy = LinkPolicy::default();
-        let session = SessionId::parse("abc123").unwrap();
-        let ok = |s: &str| SessionLink::parse(s).unwrap();
-        assert_eq!(
-            policy.check(
-                &ok("https://widget.identomat.com/?session_token=abc123"),
-                &session
-            ),
-            Ok(())
-        );
-        assert_eq!(
-            policy.check(&ok("https://WIDGET.identomat.com/x"), &session),
-            Ok(())
-        );
-        let problem = |link: &str| policy.check(&ok(link), &session).unwrap_err().problem;
-        assert_eq!(
-            problem("https://evil.example.com/?session_token=abc123"),
-            Problem::HostNotAllowed
-        );
-        assert_eq!(
-            problem("https://widget.identomat.com.evil.com/"),
-            Problem::HostNotAllowed
-        );
-        // A look-alike host in punycode never equals the ASCII one.
-        assert_eq!(
-            problem("https://xn--wdget-k0a.identomat.com/"),
-            Problem::HostNotAllowed
-        );
-        assert_eq!(
-            problem("https://widget.identomat.com/?session_token=other"),
-            Problem::TokenMismatch
-        );
-        assert_eq!(
-            problem("https://widget.identomat.com/?session_token=abc123&session_token=other"),
-            Problem::TokenMismatch
+            required(&env, "BLANK"),
+            Err(ConfigError::new("BLANK", "is required"))
         );
     }
 }

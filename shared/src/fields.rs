@@ -35,6 +35,8 @@ pub enum Problem {
     BadIdCharacter,
     #[error("may only hold A-Z, a-z, 0-9, '_', '-', '.' and ':'")]
     BadRoomIdCharacter,
+    #[error("may only hold A-Z, a-z, 0-9, '_', '-', '.' and ':'")]
+    BadVideoFileIdCharacter,
     #[error("is not a valid URL")]
     NotAUrl,
     #[error("must use https")]
@@ -59,14 +61,14 @@ macro_rules! string_newtype {
         string_newtype!(@serde $name);
     };
     (@serde $name:ident) => {
-        impl Serialize for $name {
+        impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
             }
         }
-        impl<'de> Deserialize<'de> for $name {
+        impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let raw = std::borrow::Cow::<'de, str>::deserialize(d)?;
+                let raw = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
                 $name::parse(&raw).map_err(serde::de::Error::custom)
             }
         }
@@ -112,7 +114,7 @@ string_newtype!(PhoneNumber);
 
 impl fmt::Debug for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact::mask_phone(self))
+        f.write_str(&redact::mask_phone(&self.0))
     }
 }
 
@@ -148,7 +150,7 @@ string_newtype!(EmailAddress);
 
 impl fmt::Debug for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact::mask_email(self))
+        f.write_str(&redact::mask_email(&self.0))
     }
 }
 
@@ -196,6 +198,10 @@ impl CcList {
             .filter(|s| !s.is_empty())
             .map(EmailAddress::parse)
             .collect::<Result<Vec<_>, _>>()?;
+        Self::from_addresses(addresses)
+    }
+
+    pub fn from_addresses(addresses: Vec<EmailAddress>) -> Result<Self, Problem> {
         if addresses.len() > Self::MAX {
             return Err(Problem::TooManyAddresses);
         }
@@ -226,10 +232,7 @@ impl Serialize for CcList {
 impl<'de> Deserialize<'de> for CcList {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let addresses = Vec::<EmailAddress>::deserialize(d)?;
-        if addresses.len() > Self::MAX {
-            return Err(serde::de::Error::custom(Problem::TooManyAddresses));
-        }
-        Ok(Self(addresses))
+        Self::from_addresses(addresses).map_err(serde::de::Error::custom)
     }
 }
 
@@ -298,7 +301,7 @@ impl VideoFileId {
         identifier(
             raw,
             |b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'),
-            Problem::BadRoomIdCharacter,
+            Problem::BadVideoFileIdCharacter,
         )
         .map(Self)
     }
@@ -536,5 +539,21 @@ impl fmt::Debug for SessionLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The query holds the session token.
         write!(f, "SessionLink(https://{}/..)", self.host())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_sensitive_types_is_masked() {
+        let id = SessionId::parse("ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp").unwrap();
+        let p = PhoneNumber::parse("+995512345678").unwrap();
+        let a = EmailAddress::parse("john.doe@example.com").unwrap();
+        let all = format!("{id:?} {p:?} {a:?}");
+        assert!(!all.contains("ku2a5ldv4i13go76"), "{all}");
+        assert!(!all.contains("512345678"), "{all}");
+        assert!(!all.contains("john.doe"), "{all}");
     }
 }

@@ -42,7 +42,7 @@ where
     W: for<'w> MakeWriter<'w> + 'static,
 {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        let mut fields = Fields::default();
+        let mut fields = EventFields::default();
         event.record(&mut fields);
         let now = SystemTime::now();
         let line = document(&self.namespace, *event.metadata().level(), fields.0, now);
@@ -115,9 +115,9 @@ pub fn metric_name(outcome: &str) -> String {
 
 /// An event's fields as JSON values, as the JSON log formatter writes them.
 #[derive(Default)]
-struct Fields(Map<String, Value>);
+struct EventFields(Map<String, Value>);
 
-impl Visit for Fields {
+impl Visit for EventFields {
     fn record_f64(&mut self, field: &Field, value: f64) {
         let value = serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number);
         self.0.insert(field.name().into(), value);

@@ -4,25 +4,30 @@
 //! The body is read once into its top-level fields, each kept as the raw JSON text it came as;
 //! each field is then parsed only when a variant asks for it. Duplicate keys are refused before
 //! the key is even looked at.
+//!
+//! The families decode an envelope's callback through the same constructors (the
+//! `Deserialize` of [`Callback`] below), so an envelope the ingress could not have produced is
+//! refused there too.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::auth::{CallbackKeys, PresentedKey};
 use crate::callback::{
-    Callback, EmailOneTimePassword, EmailSessionLink, FileStatus, RoomStatus, SessionChange,
-    SessionResult, SessionType, SmsOneTimePassword, SmsSessionLink, Unhandled, VideoCallStatus,
+    AcceptFrom, Callback, EmailOneTimePassword, EmailSessionLink, FileStatus, RoomStatus,
+    SessionChange, SessionResult, SessionType, SmsOneTimePassword, SmsSessionLink, Unhandled,
+    VideoCallStatus,
 };
-use crate::config::{Limits, LinkPolicy};
 use crate::error::{BodyTooLarge, InvalidField, MalformedBody, Rejection};
 use crate::fields::{
     CcList, EmailAddress, EmailContent, Operator, PhoneNumber, Problem, RoomId, SessionId,
     SessionLink, SmsText, Subject, VideoFileId,
 };
+use crate::policy::{Limits, LinkPolicy};
 
 pub const KEY_FIELD: &str = "callbackApiKey";
 
@@ -43,14 +48,14 @@ impl Acceptance {
             }
             .into());
         }
-        let fields = Fields::parse(body)?;
+        let fields = BodyFields::parse(body)?;
         self.keys.verify(&fields.presented_key())?;
-        Ok(fields.callback(&self.links)?)
+        Ok(fields.callback(LinkCheck::Policy(&self.links))?)
     }
 }
 
 /// The top-level fields of a JSON object, each as its raw JSON text.
-pub struct Fields<'a> {
+pub struct BodyFields<'a> {
     entries: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
 
@@ -61,7 +66,7 @@ enum Scalar<'a> {
     Other,
 }
 
-impl<'a> Fields<'a> {
+impl<'a> BodyFields<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Self, MalformedBody> {
         match serde_json::from_slice::<TopLevel<'a>>(body) {
             Ok(TopLevel::Object(entries)) => Ok(Self { entries }),
@@ -92,9 +97,51 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The typed callback. Call only after the key was verified.
+    pub fn callback(&self, links: LinkCheck<'_>) -> Result<Callback, InvalidField> {
+        let reader = Reader {
+            fields: self,
+            links,
+        };
+        let type_name = reader.string("type")?;
+        Callback::accept(&type_name, &reader)
+            .unwrap_or_else(|| Ok(Callback::Unhandled(self.unhandled(type_name.into_owned()))))
+    }
+
+    /// Every field but the key and the type, as received. A field nested deeper than
+    /// serde_json's recursion limit (128) cannot become a `Value` and is left out.
+    fn unhandled(&self, type_name: String) -> Unhandled {
+        let fields: Map<String, Value> = self
+            .entries
+            .iter()
+            .filter(|(k, _)| k != KEY_FIELD && k != "type")
+            .filter_map(|(k, v)| {
+                let value = serde_json::from_str(v.get()).ok()?;
+                Some((k.to_string(), value))
+            })
+            .collect();
+        Unhandled::new(type_name, fields)
+    }
+}
+
+/// How a session link is checked: against the deployment's policy at the ingress; for its
+/// token only where the policy is not configured (a family decoding an envelope).
+#[derive(Debug, Clone, Copy)]
+pub enum LinkCheck<'p> {
+    Policy(&'p LinkPolicy),
+    TokenOnly,
+}
+
+/// Reads typed fields for the payloads' constructors.
+pub struct Reader<'r, 'a> {
+    fields: &'r BodyFields<'a>,
+    links: LinkCheck<'r>,
+}
+
+impl<'a> Reader<'_, 'a> {
     /// A required string field, as received.
     fn string(&self, name: &'static str) -> Result<Cow<'a, str>, InvalidField> {
-        match self.scalar(name) {
+        match self.fields.scalar(name) {
             Some(Scalar::Str(s)) => Ok(s),
             Some(_) => Err(InvalidField::new(name, Problem::NotAString)),
             None => Err(InvalidField::new(name, Problem::Missing)),
@@ -116,7 +163,7 @@ impl<'a> Fields<'a> {
         name: &'static str,
         parse: fn(&str) -> Result<T, Problem>,
     ) -> Result<Option<T>, InvalidField> {
-        match self.scalar(name) {
+        match self.fields.scalar(name) {
             Some(Scalar::Str(s)) => parse(&s).map(Some).map_err(|p| InvalidField::new(name, p)),
             Some(Scalar::Null) | None => Ok(None),
             Some(Scalar::Other) => Err(InvalidField::new(name, Problem::NotAStringOrNull)),
@@ -129,105 +176,125 @@ impl<'a> Fields<'a> {
         name: &'static str,
         parse: fn(&str) -> Result<T, Problem>,
     ) -> Result<Option<T>, InvalidField> {
-        if self.raw(name).is_none() {
+        if self.fields.raw(name).is_none() {
             return Err(InvalidField::new(name, Problem::Missing));
         }
         self.optional(name, parse)
     }
 
-    fn link(&self, links: &LinkPolicy, session: &SessionId) -> Result<SessionLink, InvalidField> {
+    /// `cc`: the platform sends one string of addresses; an envelope carries them as a list.
+    fn cc(&self) -> Result<CcList, InvalidField> {
+        let invalid = |problem| InvalidField::new("cc", problem);
+        match self.fields.raw("cc") {
+            Some(raw) if raw.get().starts_with('[') => {
+                let list: Vec<Cow<'_, str>> =
+                    serde_json::from_str(raw.get()).map_err(|_| invalid(Problem::NotAString))?;
+                let addresses = list
+                    .iter()
+                    .map(|a| EmailAddress::parse(a))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(invalid)?;
+                CcList::from_addresses(addresses).map_err(invalid)
+            }
+            _ => Ok(self.optional("cc", CcList::parse)?.unwrap_or_default()),
+        }
+    }
+
+    fn link(&self, session: &SessionId) -> Result<SessionLink, InvalidField> {
         let link = self.required("sessionLink", SessionLink::parse)?;
-        links.check(&link, session)?;
+        match self.links {
+            LinkCheck::Policy(policy) => policy.check(&link, session)?,
+            LinkCheck::TokenOnly => LinkPolicy::check_token(&link, session)?,
+        }
         Ok(link)
-    }
-
-    /// The typed callback. Call only after the key was verified.
-    pub fn callback(&self, links: &LinkPolicy) -> Result<Callback, InvalidField> {
-        let type_name = self.string("type")?;
-        let callback = match type_name.as_ref() {
-            "one-time-password-request" | "one-time-password" => {
-                Callback::SmsOneTimePassword(SmsOneTimePassword {
-                    session_id: self.required("sessionId", SessionId::parse)?,
-                    text: self.required("text", SmsText::parse)?,
-                    phone_number: self.required("phoneNumber", PhoneNumber::parse)?,
-                })
-            }
-            "share-session-link-via-sms" => {
-                let session_id = self.required("sessionId", SessionId::parse)?;
-                Callback::SmsSessionLink(SmsSessionLink {
-                    text: self.required("text", SmsText::parse)?,
-                    phone_number: self.required("phoneNumber", PhoneNumber::parse)?,
-                    session_link: self.link(links, &session_id)?,
-                    created_by: self.optional("createdBy", Operator::parse)?,
-                    session_id,
-                })
-            }
-            "email-one-time-password-request" => {
-                Callback::EmailOneTimePassword(EmailOneTimePassword {
-                    session_id: self.required("sessionId", SessionId::parse)?,
-                    address: self.required("address", EmailAddress::parse)?,
-                    subject: self.required("subject", Subject::parse)?,
-                    content: self.required("content", EmailContent::parse)?,
-                })
-            }
-            "share-session-link-via-email" => {
-                let session_id = self.required("sessionId", SessionId::parse)?;
-                Callback::EmailSessionLink(EmailSessionLink {
-                    address: self.required("address", EmailAddress::parse)?,
-                    subject: self.required("subject", Subject::parse)?,
-                    content: self.required("content", EmailContent::parse)?,
-                    cc: self.optional("cc", CcList::parse)?.unwrap_or_default(),
-                    session_link: self.link(links, &session_id)?,
-                    created_by: self.optional("createdBy", Operator::parse)?,
-                    session_id,
-                })
-            }
-            "session-change" => Callback::SessionChange(SessionChange {
-                session_id: self.required("sessionId", SessionId::parse)?,
-                result: self.required("result", open_value::<SessionResult>)?,
-                session_type: self
-                    .optional("sessionType", open_value::<SessionType>)?
-                    .unwrap_or_default(),
-            }),
-            "video-call-status-update" => Callback::VideoCallStatus(VideoCallStatus {
-                session_id: self.required("sessionId", SessionId::parse)?,
-                room_id: self.required("roomId", RoomId::parse)?,
-                room_status: self.required("roomStatus", open_value::<RoomStatus>)?,
-                composition_status: self.nullable("compositionStatus", open_value::<FileStatus>)?,
-                video_file_status: self.nullable("videoFileStatus", open_value::<FileStatus>)?,
-                video_file_id: self.nullable("videoFileId", VideoFileId::parse)?,
-            }),
-            _ => Callback::Unhandled(self.unhandled(type_name.into_owned())),
-        };
-        Ok(callback)
-    }
-
-    /// Every field but the key and the type, as received. A field nested deeper than
-    /// serde_json's recursion limit (128) cannot become a `Value` and is left out.
-    fn unhandled(&self, type_name: String) -> Unhandled {
-        let fields: Map<String, Value> = self
-            .entries
-            .iter()
-            .filter(|(k, _)| k != KEY_FIELD && k != "type")
-            .filter_map(|(k, v)| {
-                let value = serde_json::from_str(v.get()).ok()?;
-                Some((k.to_string(), value))
-            })
-            .collect();
-        Unhandled { type_name, fields }
     }
 }
 
-/// Values of an open set: any non-empty, bounded, single-line string is kept as received.
-fn open_value<T: for<'s> From<&'s str>>(raw: &str) -> Result<T, Problem> {
-    if raw.is_empty() {
-        Err(Problem::Empty)
-    } else if raw.len() > 64 {
-        Err(Problem::TooLong)
-    } else if raw.chars().any(char::is_control) {
-        Err(Problem::ControlCharacter)
-    } else {
-        Ok(T::from(raw))
+impl AcceptFrom<Reader<'_, '_>> for SmsOneTimePassword {
+    fn accept_from(f: &Reader<'_, '_>) -> Result<Self, InvalidField> {
+        Ok(Self {
+            session_id: f.required("sessionId", SessionId::parse)?,
+            text: f.required("text", SmsText::parse)?,
+            phone_number: f.required("phoneNumber", PhoneNumber::parse)?,
+        })
+    }
+}
+
+impl AcceptFrom<Reader<'_, '_>> for SmsSessionLink {
+    fn accept_from(f: &Reader<'_, '_>) -> Result<Self, InvalidField> {
+        let session_id = f.required("sessionId", SessionId::parse)?;
+        Ok(Self {
+            text: f.required("text", SmsText::parse)?,
+            phone_number: f.required("phoneNumber", PhoneNumber::parse)?,
+            session_link: f.link(&session_id)?,
+            created_by: f.optional("createdBy", Operator::parse)?,
+            session_id,
+        })
+    }
+}
+
+impl AcceptFrom<Reader<'_, '_>> for EmailOneTimePassword {
+    fn accept_from(f: &Reader<'_, '_>) -> Result<Self, InvalidField> {
+        Ok(Self {
+            session_id: f.required("sessionId", SessionId::parse)?,
+            address: f.required("address", EmailAddress::parse)?,
+            subject: f.required("subject", Subject::parse)?,
+            content: f.required("content", EmailContent::parse)?,
+        })
+    }
+}
+
+impl AcceptFrom<Reader<'_, '_>> for EmailSessionLink {
+    fn accept_from(f: &Reader<'_, '_>) -> Result<Self, InvalidField> {
+        let session_id = f.required("sessionId", SessionId::parse)?;
+        Ok(Self {
+            address: f.required("address", EmailAddress::parse)?,
+            subject: f.required("subject", Subject::parse)?,
+            content: f.required("content", EmailContent::parse)?,
+            cc: f.cc()?,
+            session_link: f.link(&session_id)?,
+            created_by: f.optional("createdBy", Operator::parse)?,
+            session_id,
+        })
+    }
+}
+
+impl AcceptFrom<Reader<'_, '_>> for SessionChange {
+    fn accept_from(f: &Reader<'_, '_>) -> Result<Self, InvalidField> {
+        Ok(Self {
+            session_id: f.required("sessionId", SessionId::parse)?,
+            result: f.required("result", SessionResult::parse)?,
+            session_type: f
+                .optional("sessionType", SessionType::parse)?
+                .unwrap_or_default(),
+        })
+    }
+}
+
+impl AcceptFrom<Reader<'_, '_>> for VideoCallStatus {
+    fn accept_from(f: &Reader<'_, '_>) -> Result<Self, InvalidField> {
+        Ok(Self {
+            session_id: f.required("sessionId", SessionId::parse)?,
+            room_id: f.required("roomId", RoomId::parse)?,
+            room_status: f.required("roomStatus", RoomStatus::parse)?,
+            composition_status: f.nullable("compositionStatus", FileStatus::parse)?,
+            video_file_status: f.nullable("videoFileStatus", FileStatus::parse)?,
+            video_file_id: f.nullable("videoFileId", VideoFileId::parse)?,
+        })
+    }
+}
+
+/// A family reads its envelope's callback with the ingress's rules: the same constructors,
+/// every field required or bounded as it was on arrival, the link's token checked. An
+/// envelope's callback is small and was authenticated already, so it is read as a tree first.
+impl<'de> Deserialize<'de> for Callback {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        let body = serde_json::to_vec(&value).map_err(de::Error::custom)?;
+        let fields = BodyFields::parse(&body).map_err(de::Error::custom)?;
+        fields
+            .callback(LinkCheck::TokenOnly)
+            .map_err(de::Error::custom)
     }
 }
 

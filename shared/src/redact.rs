@@ -5,22 +5,29 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::fields::{EmailAddress, PhoneNumber};
-
 /// `+995512345678` -> `+9955*****78`: the country and a little of the area stay readable for
 /// support, the subscriber number does not. Always five stars, so the mask does not tell the
-/// length either, and at least five digits stay hidden however short the number.
-pub fn mask_phone(phone: &PhoneNumber) -> String {
-    let digits = phone.digits();
-    // A valid number has 8 to 15 digits, so the slices never overlap.
+/// length either, and at least five digits stay hidden however short the number. Anything that
+/// is not 8 to 15 ASCII digits after the `+` shows nothing at all.
+pub fn mask_phone(phone: &str) -> String {
+    let digits = phone.strip_prefix('+').unwrap_or(phone);
+    if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return "+*****".to_owned();
+    }
+    // 8 to 15 digits, so the slices never overlap.
     let head = (digits.len() - 7).clamp(1, 4);
     format!("+{}*****{}", &digits[..head], &digits[digits.len() - 2..])
 }
 
 /// `john.doe@example.com` -> `j***@example.com`: the domain tells which provider bounced.
-pub fn mask_email(address: &EmailAddress) -> String {
-    let first = address.local_part().chars().next().unwrap_or('*');
-    format!("{first}***@{}", address.domain())
+pub fn mask_email(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first = local.chars().next().unwrap_or('*');
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_owned(),
+    }
 }
 
 /// A short, stable, one-way tag of a session id, so log lines of one session can be joined
@@ -53,22 +60,22 @@ impl fmt::Debug for Fingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fields::SessionId;
 
     #[test]
     fn phone_keeps_prefix_and_last_two_digits() {
-        let p = PhoneNumber::parse("+995512345678").unwrap();
-        assert_eq!(mask_phone(&p), "+9955*****78");
-        let short = PhoneNumber::parse("+12345678").unwrap();
-        assert_eq!(mask_phone(&short), "+1*****78");
-        let long = PhoneNumber::parse("+123456789012345").unwrap();
-        assert_eq!(mask_phone(&long), "+1234*****45");
+        assert_eq!(mask_phone("+995512345678"), "+9955*****78");
+        assert_eq!(mask_phone("+12345678"), "+1*****78");
+        assert_eq!(mask_phone("+123456789012345"), "+1234*****45");
+        // Not a number the masks know: nothing of it is shown.
+        for odd in ["+1234", "+99551234567890123", "+9955123é5678", ""] {
+            assert_eq!(mask_phone(odd), "+*****", "{odd}");
+        }
     }
 
     #[test]
     fn email_keeps_first_letter_and_domain() {
-        let a = EmailAddress::parse("john.doe@example.com").unwrap();
-        assert_eq!(mask_email(&a), "j***@example.com");
+        assert_eq!(mask_email("john.doe@example.com"), "j***@example.com");
+        assert_eq!(mask_email("no-at-sign"), "***");
     }
 
     #[test]
@@ -79,16 +86,5 @@ mod tests {
         assert_eq!(f, Fingerprint::of(id).to_string());
         assert_ne!(f, Fingerprint::of("another-session").to_string());
         assert!(!id.contains(&f));
-    }
-
-    #[test]
-    fn debug_of_sensitive_types_is_masked() {
-        let id = SessionId::parse("ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp").unwrap();
-        let p = PhoneNumber::parse("+995512345678").unwrap();
-        let a = EmailAddress::parse("john.doe@example.com").unwrap();
-        let all = format!("{id:?} {p:?} {a:?}");
-        assert!(!all.contains("ku2a5ldv4i13go76"), "{all}");
-        assert!(!all.contains("512345678"), "{all}");
-        assert!(!all.contains("john.doe"), "{all}");
     }
 }

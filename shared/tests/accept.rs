@@ -1,12 +1,12 @@
 //! The callback contract: every reference sample, every way a body can be refused.
 
-use identomat::callback::*;
-use identomat::fields::*;
-use identomat::{
-    Acceptance, AuthError, CallbackKeys, Envelope, InvalidField, Limits, LinkPolicy, MalformedBody,
-    Problem, ReceivedAt, Rejection,
-};
 use serde_json::{Value, json};
+use shared::callback::*;
+use shared::fields::*;
+use shared::{
+    Acceptance, AuthError, CallbackKeys, Envelope, InvalidField, Limits, LinkPolicy, MalformedBody,
+    Problem, Rejection, Timestamp,
+};
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/callbacks");
 
@@ -241,20 +241,24 @@ fn parsed_from_raw_bytes_with_escapes_and_whitespace() {
 
 #[test]
 fn envelope_round_trips_every_sample_without_the_key() {
-    for name in [
-        "one-time-password-request",
-        "share-session-link-via-sms",
-        "share-session-link-via-email",
-        "email-one-time-password-request",
-        "session-change",
-        "session-change-kyb",
-        "video-call-status-update-empty",
-        "video-call-status-update-available",
-    ] {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/callbacks");
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(names.len(), 8, "{names:?}");
+    for name in &names {
         let callback = acceptance().accept(&sample(name)).unwrap();
         let envelope = Envelope {
             request_id: "req-1".into(),
-            received_at: ReceivedAt::from_unix_millis(1_795_000_000_123),
+            received_at: Timestamp::from_unix_millis(1_795_000_000_123),
             callback,
         };
         let text = serde_json::to_string(&envelope).unwrap();
@@ -271,7 +275,7 @@ fn envelope_round_trips_every_sample_without_the_key() {
     }
     let unhandled = Envelope {
         request_id: "req-2".into(),
-        received_at: ReceivedAt::from_unix_millis(0),
+        received_at: Timestamp::from_unix_millis(0),
         callback: accept(&json!({"callbackApiKey": "apikey123", "type": "new-thing", "a": 1}))
             .unwrap(),
     };

@@ -1,8 +1,8 @@
 //! Whatever arrives, `accept` answers with a callback or a rejection; it never panics.
 
-use identomat::{Acceptance, CallbackKeys, Limits, LinkPolicy};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
+use shared::{Acceptance, CallbackKeys, Limits, LinkPolicy};
 
 fn acceptance() -> Acceptance {
     Acceptance {
@@ -102,7 +102,7 @@ proptest! {
             Ok(callback) => {
                 let text = serde_json::to_string(&callback).unwrap();
                 prop_assert!(!text.contains("apikey123"));
-                let back: identomat::Callback = serde_json::from_str(&text).unwrap();
+                let back: shared::Callback = serde_json::from_str(&text).unwrap();
                 prop_assert_eq!(back, callback);
             }
             Err(e) => prop_assert_eq!(e.status(), 422),

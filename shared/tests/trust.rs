@@ -1,6 +1,6 @@
 //! The CA bundle check that keeps the HTTPS client's own parsing from failing at init.
 
-use identomat::aws::usable_bundle;
+use shared::aws::usable_bundle;
 
 const ROOT: &str = include_str!("fixtures/isrg-root-x1.pem");
 
@@ -28,9 +28,9 @@ fn the_first_usable_bundle_is_chosen() {
     let good = fixtures.join("isrg-root-x1.pem");
     let not_a_bundle = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
     let missing = fixtures.join("no-such-bundle.pem");
-    let found = identomat::aws::find_bundle([missing.clone(), not_a_bundle, good]);
+    let found = shared::aws::find_bundle([missing.clone(), not_a_bundle, good]);
     assert_eq!(found.as_deref(), Some(ROOT.as_bytes()));
-    assert_eq!(identomat::aws::find_bundle([missing]), None);
+    assert_eq!(shared::aws::find_bundle([missing]), None);
     // The client builds from whatever this machine has.
-    let _client = identomat::aws::https_client();
+    let _client = shared::aws::https_client();
 }

@@ -1,20 +1,20 @@
 //! The email family: sends the OTP and session-link e-mails through Amazon SES, once, fresh and
-//! within the abuse limits (see `identomat::delivery`). Nothing from the callback reaches a
+//! within the abuse limits (see `shared::delivery`). Nothing from the callback reaches a
 //! header unchecked or the HTML part unescaped.
 
 use std::time::Instant;
 
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 use base64::Engine;
-use identomat::config::{ConfigError, optional};
-use identomat::delivery::{
-    Channel, Delivery, DeliveryOutcome, DeliveryRules, Kind, SendError, deliver, digest_key,
-    log_delivery,
-};
-use identomat::family::{Detail, FamilyError, log_invocation};
-use identomat::fields::EmailAddress;
-use identomat::redact::mask_email;
-use identomat::{Callback, Envelope, Family, SessionsTable};
+use shared::aws::Classified;
+use shared::config::{ConfigError, optional};
+use shared::delivery::{SendError, deliver, log_delivery};
+use shared::family::{FamilyError, Handler, misrouted};
+use shared::fields::EmailAddress;
+use shared::message::{Channel, Delivery, DeliveryOutcome, DeliveryRules, Kind, digest_key};
+use shared::policy::hourly_limit;
+use shared::redact::mask_email;
+use shared::{Callback, Envelope, Family, SessionsTable};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailConfig {
@@ -32,22 +32,18 @@ pub struct EmailConfig {
 impl EmailConfig {
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let optional = |name: &str| optional(lookup, name);
-        let invalid = |name, reason: &str| ConfigError {
-            name,
-            reason: reason.into(),
-        };
         let from_address = optional("EMAIL_FROM_ADDRESS")
-            .ok_or_else(|| invalid("EMAIL_FROM_ADDRESS", "is required"))
+            .ok_or_else(|| ConfigError::new("EMAIL_FROM_ADDRESS", "is required"))
             .and_then(|a| {
                 EmailAddress::parse(&a)
-                    .map_err(|_| invalid("EMAIL_FROM_ADDRESS", "is not an e-mail address"))
+                    .map_err(|_| ConfigError::new("EMAIL_FROM_ADDRESS", "is not an e-mail address"))
             })?;
         let from_name = optional("EMAIL_FROM_NAME");
         if from_name
             .as_deref()
             .is_some_and(|n| n.chars().any(char::is_control) || n.chars().count() > 64)
         {
-            return Err(invalid(
+            return Err(ConfigError::new(
                 "EMAIL_FROM_NAME",
                 "must be one line of at most 64 characters",
             ));
@@ -57,11 +53,7 @@ impl EmailConfig {
             from_address,
             from_name,
             configuration_set,
-            rate_limit_per_hour: identomat::delivery::hourly_limit(
-                lookup,
-                "EMAIL_RATE_LIMIT_PER_HOUR",
-                10,
-            )?,
+            rate_limit_per_hour: hourly_limit(lookup, "EMAIL_RATE_LIMIT_PER_HOUR", 10)?,
             rules: DeliveryRules::from_lookup(lookup)?,
         })
     }
@@ -162,22 +154,26 @@ pub struct EmailFamily {
 }
 
 impl EmailFamily {
+    /// The family with its settings read through `lookup`.
+    pub fn new(
+        ses: aws_sdk_ses::Client,
+        table: SessionsTable,
+        lookup: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            ses,
+            table,
+            config: EmailConfig::from_lookup(lookup)?,
+        })
+    }
+
     pub async fn handle(&self, envelope: &Envelope) -> Result<DeliveryOutcome, FamilyError> {
         let started = Instant::now();
         let Some(email) = compose(&envelope.callback) else {
-            let error = FamilyError::Misrouted(envelope.callback.type_name().to_owned());
-            log_invocation(
-                Family::Email,
-                envelope,
-                Err(&error),
-                Detail::default(),
-                started,
-            );
-            return Err(error);
+            return Err(misrouted(Family::Email, envelope, started));
         };
-        let masked = mask_email(&email.to);
-        let session = envelope.callback.session_id();
-        let session = session.as_ref().map_or("", |s| s.as_str());
+        let masked = mask_email(email.to.as_str());
+        let session = envelope.callback.session_id().map_or("", |s| s.as_str());
         let cc: Vec<&str> = email.cc.iter().map(EmailAddress::as_str).collect();
         let cc = cc.join(",");
         let to = email.to.as_str().to_ascii_lowercase();
@@ -244,11 +240,19 @@ impl EmailFamily {
     }
 }
 
+impl Handler for EmailFamily {
+    const FAMILY: Family = Family::Email;
+
+    async fn invoke(&self, envelope: &Envelope) -> Result<&'static str, FamilyError> {
+        self.handle(envelope).await.map(DeliveryOutcome::name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use identomat::callback::EmailSessionLink;
-    use identomat::fields::{CcList, EmailContent, SessionId, SessionLink, Subject};
+    use shared::callback::EmailSessionLink;
+    use shared::fields::{CcList, EmailContent, SessionId, SessionLink, Subject};
 
     fn link_email(content: &str) -> Callback {
         Callback::EmailSessionLink(EmailSessionLink {

@@ -4,11 +4,11 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use email::{EmailConfig, EmailFamily};
-use identomat::callback::EmailOneTimePassword;
-use identomat::delivery::{DeliveryOutcome, DeliveryRules};
-use identomat::family::FamilyError;
-use identomat::fields::{EmailAddress, EmailContent, SessionId, Subject};
-use identomat::{Callback, Envelope, ReceivedAt, SessionsTable};
+use shared::callback::EmailOneTimePassword;
+use shared::family::FamilyError;
+use shared::fields::{EmailAddress, EmailContent, SessionId, Subject};
+use shared::message::{DeliveryOutcome, DeliveryRules};
+use shared::{Callback, Envelope, SessionsTable, Timestamp};
 use testkit::Moto;
 use testkit::samples::callback as sample;
 use testkit::text as s;
@@ -48,7 +48,7 @@ async fn family(moto: &Moto, verify_sender: bool) -> (EmailFamily, SdkConfig) {
 fn envelope(callback: Callback, request_id: &str) -> Envelope {
     Envelope {
         request_id: request_id.into(),
-        received_at: ReceivedAt::now(),
+        received_at: Timestamp::now(),
         callback,
     }
 }
@@ -168,7 +168,7 @@ async fn a_stale_otp_is_recorded_expired_not_sent() {
     let moto = Moto::start().await;
     let (family, aws) = family(&moto, true).await;
     let mut e = envelope(otp("john.doe@example.com", "Your code is 1"), "r1");
-    e.received_at = ReceivedAt::from_system_time(SystemTime::now() - Duration::from_secs(600));
+    e.received_at = Timestamp::from_system_time(SystemTime::now() - Duration::from_secs(600));
     assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Expired);
     assert!(moto.emails().await.is_empty());
     assert_eq!(

@@ -1,7 +1,8 @@
 //! The ingress's settings, read once per cold start.
 
-use identomat::Family;
-use identomat::config::{ConfigError, Limits, LinkPolicy, optional, required};
+use shared::Family;
+use shared::config::{ConfigError, optional, required};
+use shared::policy::{Limits, LinkPolicy};
 
 /// The function each family's callbacks are handed to.
 #[derive(Debug, Clone, PartialEq, Eq)]

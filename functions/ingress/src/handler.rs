@@ -3,15 +3,15 @@
 
 use std::time::Instant;
 
-use identomat::callback::Route;
-use identomat::redact::Fingerprint;
-use identomat::{
-    Acceptance, Callback, Envelope, Limits, LinkPolicy, ReceivedAt, Rejection, SessionsTable,
-};
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
+use shared::callback::Route;
+use shared::redact::Fingerprint;
+use shared::{
+    Acceptance, Callback, Envelope, Limits, LinkPolicy, Rejection, SessionsTable, Timestamp,
+};
 
 use crate::handoff::HandOff;
 use crate::keys::KeyRing;
@@ -94,7 +94,7 @@ impl Ingress {
         let started = Instant::now();
         // The ingress's own clock: callbacks carry no time, and the local emulator's request
         // time is in seconds.
-        let received_at = ReceivedAt::now();
+        let received_at = Timestamp::now();
         let request_id = request_id_of(&request);
 
         let mut callback_type: Option<String> = None;
@@ -131,7 +131,7 @@ impl Ingress {
             _ => "",
         };
         tracing::info!(
-            target: identomat::metrics::TARGET,
+            target: shared::metrics::TARGET,
             function = "ingress",
             requestId = %request_id,
             r#type = callback_type.as_deref().unwrap_or(""),
@@ -149,7 +149,7 @@ impl Ingress {
         &self,
         callback: Callback,
         request_id: &str,
-        received_at: ReceivedAt,
+        received_at: Timestamp,
     ) -> Outcome {
         let family = match callback.route() {
             Route::Family(family) => family,

@@ -4,7 +4,7 @@
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
-use identomat::{Envelope, Family};
+use shared::{Envelope, Family};
 
 use crate::config::FamilyFunctions;
 
@@ -41,7 +41,7 @@ impl HandOff {
             .payload(Blob::new(payload))
             .send()
             .await
-            .map_err(|e| failed(identomat::aws::describe(&e)))?;
+            .map_err(|e| failed(shared::aws::describe(&e)))?;
         // AWS answers 202 to an Event invoke; `cargo lambda watch` runs it and answers 200.
         if (200..300).contains(&out.status_code()) {
             Ok(())

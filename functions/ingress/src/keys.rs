@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use identomat::CallbackKeys;
+use shared::CallbackKeys;
 use tokio::sync::Mutex;
 
 /// How often the secret is re-read while it is readable.
@@ -100,7 +100,7 @@ async fn read_secret(
         .secret_id(secret_id)
         .send()
         .await
-        .map_err(|e| identomat::aws::describe(&e))?;
+        .map_err(|e| shared::aws::describe(&e))?;
     let text = out.secret_string().unwrap_or_default();
     Ok(CallbackKeys::from_secret(text).unwrap_or_else(|e| {
         tracing::error!(outcome = "configuration-error", error = %e);

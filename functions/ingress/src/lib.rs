@@ -7,7 +7,7 @@ pub mod handoff;
 pub mod keys;
 
 use aws_config::SdkConfig;
-use identomat::SessionsTable;
+use shared::SessionsTable;
 
 pub use config::IngressConfig;
 pub use handler::Ingress;
@@ -25,7 +25,7 @@ impl Ingress {
                 secret_id,
             },
             KeySetting::Environment { current, previous } => KeySource::Fixed(
-                identomat::CallbackKeys::new(current.as_deref(), previous.as_deref()),
+                shared::CallbackKeys::new(current.as_deref(), previous.as_deref()),
             ),
         };
         Self {

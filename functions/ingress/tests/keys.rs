@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use common::*;
-use identomat::{AuthError, CallbackKeys, PresentedKey};
 use ingress::keys::{KeyRing, KeySource, REFRESH};
+use shared::{AuthError, CallbackKeys, PresentedKey};
 use testkit::Moto;
 
 const SECRET: &str = "identomat/callback-key";

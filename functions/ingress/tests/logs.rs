@@ -12,8 +12,8 @@ async fn one_log_line_per_request_without_secrets() {
     let logs = Captured::default();
     let _guard = logs.install();
     let stack = Stack::start(sample_keys()).await;
-    for name in SAMPLES {
-        stack.post(&sample(name)).await;
+    for name in samples() {
+        stack.post(&sample(&name)).await;
     }
     let mut wrong: Value = serde_json::from_slice(&sample("share-session-link-via-sms")).unwrap();
     wrong["callbackApiKey"] = json!("a-guessed-key-123");
@@ -25,7 +25,7 @@ async fn one_log_line_per_request_without_secrets() {
         .into_iter()
         .filter(|l| l["message"] == "callback")
         .collect();
-    assert_eq!(lines.len(), SAMPLES.len() + 1, "{text}");
+    assert_eq!(lines.len(), samples().len() + 1, "{text}");
     for line in &lines {
         for field in [
             "requestId",
@@ -38,11 +38,11 @@ async fn one_log_line_per_request_without_secrets() {
             assert!(line.get(field).is_some(), "{field} missing in {line}");
         }
     }
-    assert_eq!(lines[0]["type"], "one-time-password-request");
+    assert_eq!(lines[0]["type"], "email-one-time-password-request");
     assert_eq!(lines[0]["outcome"], "accepted");
     assert_eq!(lines[0]["status"], 202);
     assert_eq!(lines[0]["session"].as_str().unwrap().len(), 12);
-    let last = &lines[SAMPLES.len()];
+    let last = &lines[samples().len()];
     assert_eq!(
         (last["outcome"].as_str(), last["reason"].as_str()),
         (Some("unauthorized"), Some("key-wrong"))

@@ -1,10 +1,8 @@
 //! The session-status family: each `session-change` becomes the session's `status` record.
 
-use std::time::Instant;
-
-use identomat::family::{Detail, FamilyError, log_invocation};
-use identomat::store::StatusOutcome;
-use identomat::{Callback, Envelope, Family, SessionsTable};
+use shared::family::{FamilyError, Handler, record};
+use shared::store::StatusOutcome;
+use shared::{Callback, Envelope, Family, SessionsTable};
 
 /// Records the envelope's `session-change`. Stale and duplicate envelopes succeed; a store
 /// failure is an error, so Lambda retries.
@@ -12,20 +10,22 @@ pub async fn handle(
     table: &SessionsTable,
     envelope: &Envelope,
 ) -> Result<StatusOutcome, FamilyError> {
-    let started = Instant::now();
-    let result = match &envelope.callback {
-        Callback::SessionChange(change) => table
-            .record_session_change(change, &envelope.request_id, envelope.received_at)
-            .await
-            .map_err(FamilyError::from),
-        other => Err(FamilyError::Misrouted(other.type_name().to_owned())),
+    let write = match &envelope.callback {
+        Callback::SessionChange(change) => {
+            Some(table.record_session_change(change, &envelope.request_id, envelope.received_at))
+        }
+        _ => None,
     };
-    log_invocation(
-        Family::SessionStatus,
-        envelope,
-        result.as_ref().map(|o| o.name()),
-        Detail::default(),
-        started,
-    );
-    result
+    record(Family::SessionStatus, envelope, write).await
+}
+
+/// The function's handler: [`handle`] on its table.
+pub struct SessionStatusFamily(pub SessionsTable);
+
+impl Handler for SessionStatusFamily {
+    const FAMILY: Family = Family::SessionStatus;
+
+    async fn invoke(&self, envelope: &Envelope) -> Result<&'static str, FamilyError> {
+        handle(&self.0, envelope).await.map(StatusOutcome::name)
+    }
 }

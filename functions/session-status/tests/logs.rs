@@ -1,9 +1,9 @@
 //! The family's log line. A test binary of its own: tracing's interest cache is process-wide,
 //! and other tests' threads must not race this one's subscriber.
 
-use identomat::callback::{SessionChange, SessionResult, SessionType};
-use identomat::fields::SessionId;
-use identomat::{Callback, Envelope, ReceivedAt, SessionsTable};
+use shared::callback::{SessionChange, SessionResult, SessionType};
+use shared::fields::SessionId;
+use shared::{Callback, Envelope, SessionsTable, Timestamp};
 use testkit::Moto;
 
 #[tokio::test]
@@ -16,7 +16,7 @@ async fn one_log_line_per_invocation_without_the_session_id() {
     let table = SessionsTable::new(aws_sdk_dynamodb::Client::new(&aws), "sessions");
     let e = Envelope {
         request_id: "req-1".into(),
-        received_at: ReceivedAt::from_unix_millis(1_000),
+        received_at: Timestamp::from_unix_millis(1_000),
         callback: Callback::SessionChange(SessionChange {
             session_id: SessionId::parse("ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp").unwrap(),
             result: SessionResult::Approved,

@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use identomat::callback::{SessionChange, SessionResult, SessionType};
-use identomat::family::FamilyError;
-use identomat::fields::SessionId;
-use identomat::store::StatusOutcome;
-use identomat::{Callback, Envelope, ReceivedAt, SessionsTable};
+use shared::callback::{SessionChange, SessionResult, SessionType};
+use shared::family::FamilyError;
+use shared::fields::SessionId;
+use shared::store::StatusOutcome;
+use shared::{Callback, Envelope, SessionsTable, Timestamp};
 use testkit::Moto;
 use testkit::samples::callback as sample;
 use testkit::{Item, text as s};
@@ -23,10 +23,10 @@ async fn table(moto: &Moto) -> SessionsTable {
 fn envelope(session: &str, result: &str, ms: u64, request_id: &str) -> Envelope {
     Envelope {
         request_id: request_id.into(),
-        received_at: ReceivedAt::from_unix_millis(ms),
+        received_at: Timestamp::from_unix_millis(ms),
         callback: Callback::SessionChange(SessionChange {
             session_id: SessionId::parse(session).unwrap(),
-            result: SessionResult::from(result),
+            result: SessionResult::parse(result).unwrap(),
             session_type: SessionType::Kyc,
         }),
     }
@@ -68,7 +68,7 @@ async fn reference_samples_create_the_expected_items() {
     ] {
         let envelope = Envelope {
             request_id: format!("req-{name}"),
-            received_at: ReceivedAt::from_unix_millis(1_795_000_000_123),
+            received_at: Timestamp::from_unix_millis(1_795_000_000_123),
             callback: sample(name),
         };
         let outcome = session_status::handle(&table, &envelope).await.unwrap();
@@ -256,7 +256,7 @@ async fn a_misrouted_callback_is_an_error() {
     let table = table(&moto).await;
     let e = Envelope {
         request_id: "r".into(),
-        received_at: ReceivedAt::from_unix_millis(1),
+        received_at: Timestamp::from_unix_millis(1),
         callback: sample("video-call-status-update-empty"),
     };
     assert!(matches!(

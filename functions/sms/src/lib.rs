@@ -1,25 +1,27 @@
 //! The sms family: sends the OTP and session-link SMS through Amazon SNS, once, fresh and
-//! within the abuse limits (see `identomat::delivery`).
+//! within the abuse limits (see `shared::delivery`).
 
 use std::time::Instant;
 
 use aws_sdk_sns::types::MessageAttributeValue;
-use identomat::config::{ConfigError, optional};
-use identomat::delivery::{
-    Channel, Delivery, DeliveryOutcome, DeliveryRules, Kind, SendError, deliver, digest_key,
-    log_delivery,
+use shared::aws::Classified;
+use shared::config::{ConfigError, optional};
+use shared::delivery::{SendError, deliver, log_delivery};
+use shared::family::{FamilyError, Handler, misrouted};
+use shared::fields::{PhoneNumber, SmsText};
+use shared::message::{
+    Channel, Delivery, DeliveryOutcome, DeliveryRules, DeliveryState, Kind, digest_key,
 };
-use identomat::family::{Detail, FamilyError, log_invocation};
-use identomat::fields::{PhoneNumber, SmsText};
-use identomat::redact::mask_phone;
-use identomat::{Callback, Envelope, Family, SessionsTable};
+use shared::policy::hourly_limit;
+use shared::redact::mask_phone;
+use shared::{Callback, Envelope, Family, SessionsTable};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmsConfig {
     /// `SMS_SENDER_ID`: 1 to 11 letters and digits, at least one letter.
     pub sender_id: Option<String>,
     /// `SMS_ORIGINATION_NUMBER`: an E.164 number of the account.
-    pub origination_number: Option<String>,
+    pub origination_number: Option<PhoneNumber>,
     /// `SMS_MAX_PRICE_USD`: the most one SMS may cost, e.g. `0.50`.
     pub max_price_usd: Option<String>,
     /// `SMS_ALLOWED_COUNTRY_CODES`: calling codes, e.g. `995,380`; empty allows every country.
@@ -27,13 +29,6 @@ pub struct SmsConfig {
     /// `SMS_RATE_LIMIT_PER_HOUR` (5): SMS per phone number per hour.
     pub rate_limit_per_hour: u32,
     pub rules: DeliveryRules,
-}
-
-fn invalid(name: &'static str, reason: &str) -> ConfigError {
-    ConfigError {
-        name,
-        reason: reason.into(),
-    }
 }
 
 impl SmsConfig {
@@ -45,21 +40,23 @@ impl SmsConfig {
                 && id.bytes().all(|b| b.is_ascii_alphanumeric())
                 && id.bytes().any(|b| b.is_ascii_alphabetic());
             if !ok {
-                return Err(invalid(
+                return Err(ConfigError::new(
                     "SMS_SENDER_ID",
                     "must be 1-11 letters and digits with a letter",
                 ));
             }
         }
-        let origination_number = optional("SMS_ORIGINATION_NUMBER");
-        if let Some(number) = &origination_number {
-            PhoneNumber::parse(number)
-                .map_err(|_| invalid("SMS_ORIGINATION_NUMBER", "must be E.164"))?;
-        }
+        let origination_number = optional("SMS_ORIGINATION_NUMBER")
+            .map(|number| PhoneNumber::parse(&number))
+            .transpose()
+            .map_err(|_| ConfigError::new("SMS_ORIGINATION_NUMBER", "must be E.164"))?;
         let max_price_usd = optional("SMS_MAX_PRICE_USD");
         if let Some(price) = &max_price_usd {
             if !price.parse::<f64>().is_ok_and(|p| p > 0.0 && p.is_finite()) {
-                return Err(invalid("SMS_MAX_PRICE_USD", "must be a positive amount"));
+                return Err(ConfigError::new(
+                    "SMS_MAX_PRICE_USD",
+                    "must be a positive amount",
+                ));
             }
         }
         let allowed_country_codes: Vec<String> = optional("SMS_ALLOWED_COUNTRY_CODES")
@@ -76,7 +73,7 @@ impl SmsConfig {
                 && !c.starts_with('0')
         };
         if !allowed_country_codes.iter().all(code_ok) {
-            return Err(invalid(
+            return Err(ConfigError::new(
                 "SMS_ALLOWED_COUNTRY_CODES",
                 "must be calling codes like 995,380",
             ));
@@ -86,11 +83,7 @@ impl SmsConfig {
             origination_number,
             max_price_usd,
             allowed_country_codes,
-            rate_limit_per_hour: identomat::delivery::hourly_limit(
-                lookup,
-                "SMS_RATE_LIMIT_PER_HOUR",
-                5,
-            )?,
+            rate_limit_per_hour: hourly_limit(lookup, "SMS_RATE_LIMIT_PER_HOUR", 5)?,
             rules: DeliveryRules::from_lookup(lookup)?,
         })
     }
@@ -146,22 +139,26 @@ pub struct SmsFamily {
 }
 
 impl SmsFamily {
+    /// The family with its settings read through `lookup`.
+    pub fn new(
+        sns: aws_sdk_sns::Client,
+        table: SessionsTable,
+        lookup: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            sns,
+            table,
+            config: SmsConfig::from_lookup(lookup)?,
+        })
+    }
+
     pub async fn handle(&self, envelope: &Envelope) -> Result<DeliveryOutcome, FamilyError> {
         let started = Instant::now();
         let Some(sms) = compose(&envelope.callback) else {
-            let error = FamilyError::Misrouted(envelope.callback.type_name().to_owned());
-            log_invocation(
-                Family::Sms,
-                envelope,
-                Err(&error),
-                Detail::default(),
-                started,
-            );
-            return Err(error);
+            return Err(misrouted(Family::Sms, envelope, started));
         };
-        let masked = mask_phone(&sms.to);
-        let session = envelope.callback.session_id();
-        let session = session.as_ref().map_or("", |s| s.as_str());
+        let masked = mask_phone(sms.to.as_str());
+        let session = envelope.callback.session_id().map_or("", |s| s.as_str());
         let delivery = Delivery {
             channel: Channel::Sms,
             kind: sms.kind,
@@ -179,7 +176,12 @@ impl SmsFamily {
         let result = if sms.message.len() > SmsText::MAX_BYTES {
             // The link made it too long for one SMS message: no retry can fix that.
             self.table
-                .record_unsent(session, &delivery, envelope, "failed", "message-too-long")
+                .record_unsent(
+                    &delivery,
+                    envelope,
+                    DeliveryState::Failed,
+                    "message-too-long",
+                )
                 .await
                 .map(|()| (DeliveryOutcome::Failed, Some("message-too-long".to_owned())))
                 .map_err(FamilyError::from)
@@ -209,7 +211,10 @@ impl SmsFamily {
             ("AWS.SNS.SMS.SenderID", self.config.sender_id.as_deref()),
             (
                 "AWS.MM.SMS.OriginationNumber",
-                self.config.origination_number.as_deref(),
+                self.config
+                    .origination_number
+                    .as_ref()
+                    .map(PhoneNumber::as_str),
             ),
             ("AWS.SNS.SMS.MaxPrice", self.config.max_price_usd.as_deref()),
         ];
@@ -226,11 +231,19 @@ impl SmsFamily {
     }
 }
 
+impl Handler for SmsFamily {
+    const FAMILY: Family = Family::Sms;
+
+    async fn invoke(&self, envelope: &Envelope) -> Result<&'static str, FamilyError> {
+        self.handle(envelope).await.map(DeliveryOutcome::name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use identomat::callback::{SmsOneTimePassword, SmsSessionLink};
-    use identomat::fields::{SessionId, SessionLink};
+    use shared::callback::{SmsOneTimePassword, SmsSessionLink};
+    use shared::fields::{SessionId, SessionLink};
 
     fn link_sms(text: &str) -> Callback {
         Callback::SmsSessionLink(SmsSessionLink {

@@ -1,7 +1,7 @@
 //! The sms family's log line: masked recipient and session fingerprint, never the number, the
 //! text or the session id. A test binary of its own: tracing's interest cache is process-wide.
 
-use identomat::SessionsTable;
+use shared::SessionsTable;
 use sms::{SmsConfig, SmsFamily};
 use testkit::{Captured, Moto};
 

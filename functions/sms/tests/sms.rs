@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
-use identomat::callback::SmsOneTimePassword;
-use identomat::delivery::DeliveryOutcome;
-use identomat::family::FamilyError;
-use identomat::fields::{PhoneNumber, SessionId, SmsText};
-use identomat::{Callback, Envelope, ReceivedAt, SessionsTable};
+use shared::callback::SmsOneTimePassword;
+use shared::family::FamilyError;
+use shared::fields::{PhoneNumber, SessionId, SmsText};
+use shared::message::DeliveryOutcome;
+use shared::{Callback, Envelope, SessionsTable, Timestamp};
 use sms::{SmsConfig, SmsFamily};
 use testkit::samples::callback as sample;
 use testkit::{FaultyEndpoint, Moto, query_error};
@@ -45,7 +45,7 @@ fn with_sns_at(family: &SmsFamily, aws: &SdkConfig, endpoint: &str) -> SmsFamily
 fn envelope(callback: Callback, request_id: &str) -> Envelope {
     Envelope {
         request_id: request_id.into(),
-        received_at: ReceivedAt::now(),
+        received_at: Timestamp::now(),
         callback,
     }
 }
@@ -196,7 +196,7 @@ async fn a_stale_otp_is_recorded_expired_not_sent() {
     let moto = Moto::start().await;
     let (family, aws) = family(&moto, config()).await;
     let mut e = envelope(otp("+995512345678", "Your code is 1234"), "r1");
-    e.received_at = ReceivedAt::from_system_time(SystemTime::now() - Duration::from_secs(301));
+    e.received_at = Timestamp::from_system_time(SystemTime::now() - Duration::from_secs(301));
     assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Expired);
     assert!(moto.sms().await.is_empty());
     let records = testkit::delivery_records(&aws, TABLE, "session-1").await;

@@ -1,11 +1,9 @@
 //! The video-call family: each `video-call-status-update` becomes its room's `video#<roomId>`
 //! record.
 
-use std::time::Instant;
-
-use identomat::family::{Detail, FamilyError, log_invocation};
-use identomat::store::VideoOutcome;
-use identomat::{Callback, Envelope, Family, SessionsTable};
+use shared::family::{FamilyError, Handler, record};
+use shared::store::VideoOutcome;
+use shared::{Callback, Envelope, Family, SessionsTable};
 
 /// Records the envelope's room status. A stale envelope succeeds; a store failure is an error,
 /// so Lambda retries.
@@ -13,20 +11,22 @@ pub async fn handle(
     table: &SessionsTable,
     envelope: &Envelope,
 ) -> Result<VideoOutcome, FamilyError> {
-    let started = Instant::now();
-    let result = match &envelope.callback {
-        Callback::VideoCallStatus(update) => table
-            .record_video_status(update, &envelope.request_id, envelope.received_at)
-            .await
-            .map_err(FamilyError::from),
-        other => Err(FamilyError::Misrouted(other.type_name().to_owned())),
+    let write = match &envelope.callback {
+        Callback::VideoCallStatus(update) => {
+            Some(table.record_video_status(update, &envelope.request_id, envelope.received_at))
+        }
+        _ => None,
     };
-    log_invocation(
-        Family::VideoCall,
-        envelope,
-        result.as_ref().map(|o| o.name()),
-        Detail::default(),
-        started,
-    );
-    result
+    record(Family::VideoCall, envelope, write).await
+}
+
+/// The function's handler: [`handle`] on its table.
+pub struct VideoCallFamily(pub SessionsTable);
+
+impl Handler for VideoCallFamily {
+    const FAMILY: Family = Family::VideoCall;
+
+    async fn invoke(&self, envelope: &Envelope) -> Result<&'static str, FamilyError> {
+        handle(&self.0, envelope).await.map(VideoOutcome::name)
+    }
 }

@@ -1,11 +1,11 @@
 //! Video room records in moto: reference samples, newest-wins, several rooms per session.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use identomat::callback::{FileStatus, RoomStatus, VideoCallStatus};
-use identomat::family::FamilyError;
-use identomat::fields::{RoomId, SessionId, VideoFileId};
-use identomat::store::VideoOutcome;
-use identomat::{Callback, Envelope, ReceivedAt, SessionsTable};
+use shared::callback::{FileStatus, RoomStatus, VideoCallStatus};
+use shared::family::FamilyError;
+use shared::fields::{RoomId, SessionId, VideoFileId};
+use shared::store::VideoOutcome;
+use shared::{Callback, Envelope, SessionsTable, Timestamp};
 use testkit::Moto;
 use testkit::samples::callback as sample;
 use testkit::{Item, text as s};
@@ -21,7 +21,7 @@ async fn table(moto: &Moto) -> SessionsTable {
 fn envelope(callback: Callback, ms: u64, request_id: &str) -> Envelope {
     Envelope {
         request_id: request_id.into(),
-        received_at: ReceivedAt::from_unix_millis(ms),
+        received_at: Timestamp::from_unix_millis(ms),
         callback,
     }
 }
@@ -30,7 +30,7 @@ fn update(room: &str, status: &str, file: Option<&str>) -> Callback {
     Callback::VideoCallStatus(VideoCallStatus {
         session_id: SessionId::parse("session-1").unwrap(),
         room_id: RoomId::parse(room).unwrap(),
-        room_status: RoomStatus::from(status),
+        room_status: RoomStatus::parse(status).unwrap(),
         composition_status: file.map(|_| FileStatus::Available),
         video_file_status: file.map(|_| FileStatus::Available),
         video_file_id: file.map(|f| VideoFileId::parse(f).unwrap()),

@@ -2,15 +2,15 @@
 //! hourly rate-limit slots of each recipient. Every write is one conditional request: what two
 //! concurrent invocations may race for, only one of them gets.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
-use super::{SessionsTable, StoreError};
-use crate::delivery::{Delivery, DeliveryRules};
-use crate::envelope::{Envelope, ReceivedAt};
+use super::attr::{Item, expires, millis, n, s};
+use super::{SessionsTable, StoreError, UNKNOWN_SESSION, is_condition_failure};
+use crate::aws::Classified;
+use crate::envelope::Envelope;
+use crate::message::{Delivery, DeliveryRules, DeliveryState};
+use crate::timestamp::Timestamp;
 
 pub const DELIVERY_RECORD_PREFIX: &str = "delivery#";
 /// Delivery records expire (DynamoDB TTL on `expiresAt`) after this long.
@@ -20,6 +20,7 @@ const HOUR: Duration = Duration::from_secs(3600);
 /// A delivery this invocation claimed; only the claimer may finish or release it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
+    session: String,
     record: String,
     claim_id: String,
 }
@@ -32,21 +33,12 @@ pub struct RateSlot {
     taken_at: u64,
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: u64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn millis(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis().try_into().unwrap_or(u64::MAX))
-}
-
-fn ttl(now: SystemTime, keep: Duration) -> AttributeValue {
-    n((millis(now) / 1000) + keep.as_secs())
+/// The partition of a message's record: its session.
+fn session_of(envelope: &Envelope) -> &str {
+    envelope
+        .callback
+        .session_id()
+        .map_or(UNKNOWN_SESSION, |s| s.as_str())
 }
 
 /// A claim id unique enough to tell two invocations of the same envelope apart.
@@ -61,15 +53,13 @@ fn new_claim_id() -> String {
 
 impl SessionsTable {
     fn delivery_item(
-        &self,
-        session: &str,
         delivery: &Delivery,
         envelope: &Envelope,
-        state: &str,
+        state: DeliveryState,
         now: SystemTime,
-    ) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            ("sessionId".to_owned(), s(session)),
+    ) -> Item {
+        Item::from([
+            ("sessionId".to_owned(), s(session_of(envelope))),
             (
                 "record".to_owned(),
                 s(format!("{DELIVERY_RECORD_PREFIX}{}", delivery.key)),
@@ -77,15 +67,15 @@ impl SessionsTable {
             ("channel".to_owned(), s(delivery.channel.name())),
             ("kind".to_owned(), s(delivery.kind.name())),
             ("recipient".to_owned(), s(&delivery.masked_recipient)),
-            ("state".to_owned(), s(state)),
+            ("state".to_owned(), s(state.name())),
             ("requestId".to_owned(), s(&envelope.request_id)),
             ("receivedAt".to_owned(), s(envelope.received_at.to_string())),
             ("firstAt".to_owned(), n(millis(now))),
             (
                 "updatedAt".to_owned(),
-                s(ReceivedAt::from_system_time(now).to_string()),
+                s(Timestamp::from_system_time(now).to_string()),
             ),
-            ("expiresAt".to_owned(), ttl(now, DELIVERY_RETENTION)),
+            ("expiresAt".to_owned(), expires(now, DELIVERY_RETENTION)),
         ])
     }
 
@@ -93,42 +83,27 @@ impl SessionsTable {
     /// of the same message exists already.
     pub async fn record_unsent(
         &self,
-        session: &str,
         delivery: &Delivery,
         envelope: &Envelope,
-        state: &str,
+        state: DeliveryState,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let mut item = self.delivery_item(session, delivery, envelope, state, SystemTime::now());
+        let mut item = Self::delivery_item(delivery, envelope, state, SystemTime::now());
         item.insert("reason".to_owned(), s(reason));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.name)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#record)")
-            .expression_attribute_names("#record", "record")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if super::is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(StoreError::from_sdk(e)),
-        }
+        self.put_new(item).await
     }
 
     /// Claims the delivery, or `None` when it is a duplicate: claimed by a live invocation, or
     /// finished for this request, or finished for an identical callback within the window.
     pub async fn claim_delivery(
         &self,
-        session: &str,
         delivery: &Delivery,
         envelope: &Envelope,
         rules: &DeliveryRules,
     ) -> Result<Option<Claim>, StoreError> {
         let now = SystemTime::now();
         let claim_id = new_claim_id();
-        let mut item = self.delivery_item(session, delivery, envelope, "pending", now);
+        let mut item = Self::delivery_item(delivery, envelope, DeliveryState::Pending, now);
         item.insert("claimId".to_owned(), s(&claim_id));
         item.insert("leaseUntil".to_owned(), n(millis(now + rules.claim_lease)));
         let record = format!("{DELIVERY_RECORD_PREFIX}{}", delivery.key);
@@ -148,16 +123,20 @@ impl SessionsTable {
             .expression_attribute_names("#leaseUntil", "leaseUntil")
             .expression_attribute_names("#firstAt", "firstAt")
             .expression_attribute_names("#requestId", "requestId")
-            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":pending", s(DeliveryState::Pending.name()))
             .expression_attribute_values(":now", n(millis(now)))
             .expression_attribute_values(":windowStart", n(window_start))
             .expression_attribute_values(":requestId", s(&envelope.request_id))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Some(Claim { record, claim_id })),
-            Err(e) if super::is_condition_failure(&e) => Ok(None),
-            Err(e) => Err(StoreError::from_sdk(e)),
+            Ok(_) => Ok(Some(Claim {
+                session: session_of(envelope).to_owned(),
+                record,
+                claim_id,
+            })),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(StoreError::from_sdk(&e)),
         }
     }
 
@@ -165,9 +144,8 @@ impl SessionsTable {
     /// with a reason.
     pub async fn finish_delivery(
         &self,
-        session: &str,
         claim: &Claim,
-        state: &str,
+        state: DeliveryState,
         message_id: Option<&str>,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
@@ -175,7 +153,7 @@ impl SessionsTable {
             .client
             .update_item()
             .table_name(&self.name)
-            .key("sessionId", s(session))
+            .key("sessionId", s(&claim.session))
             .key("record", s(&claim.record))
             .condition_expression("#claimId = :claimId")
             .expression_attribute_names("#claimId", "claimId")
@@ -183,8 +161,8 @@ impl SessionsTable {
             .expression_attribute_names("#updatedAt", "updatedAt")
             .expression_attribute_names("#leaseUntil", "leaseUntil")
             .expression_attribute_values(":claimId", s(&claim.claim_id))
-            .expression_attribute_values(":state", s(state))
-            .expression_attribute_values(":updatedAt", s(ReceivedAt::now().to_string()));
+            .expression_attribute_values(":state", s(state.name()))
+            .expression_attribute_values(":updatedAt", s(Timestamp::now().to_string()));
         let mut set = vec!["#state = :state", "#updatedAt = :updatedAt"];
         if let Some(id) = message_id {
             set.push("#messageId = :messageId");
@@ -204,15 +182,15 @@ impl SessionsTable {
             .send()
             .await
             .map(|_| ())
-            .map_err(StoreError::from_sdk)
+            .map_err(|e| StoreError::from_sdk(&e))
     }
 
     /// Lets a retry of this delivery claim it at once.
-    pub async fn release_claim(&self, session: &str, claim: &Claim) -> Result<(), StoreError> {
+    pub async fn release_claim(&self, claim: &Claim) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.name)
-            .key("sessionId", s(session))
+            .key("sessionId", s(&claim.session))
             .key("record", s(&claim.record))
             .update_expression("SET #leaseUntil = :zero")
             .condition_expression("#claimId = :claimId")
@@ -223,7 +201,7 @@ impl SessionsTable {
             .send()
             .await
             .map(|_| ())
-            .map_err(StoreError::from_sdk)
+            .map_err(|e| StoreError::from_sdk(&e))
     }
 
     /// Takes one of the recipient's `hourly_limit` slots, each free again an hour after it was
@@ -250,7 +228,7 @@ impl SessionsTable {
                 .item("sessionId", s(&partition))
                 .item("record", s(&record))
                 .item("takenAt", n(taken_at))
-                .item("expiresAt", ttl(now, HOUR + Duration::from_secs(60)))
+                .item("expiresAt", expires(now, HOUR + Duration::from_secs(60)))
                 .condition_expression("attribute_not_exists(#record) OR #takenAt < :hourAgo")
                 .expression_attribute_names("#record", "record")
                 .expression_attribute_names("#takenAt", "takenAt")
@@ -265,8 +243,8 @@ impl SessionsTable {
                         taken_at,
                     }));
                 }
-                Err(e) if super::is_condition_failure(&e) => continue,
-                Err(e) => return Err(StoreError::from_sdk(e)),
+                Err(e) if is_condition_failure(&e) => continue,
+                Err(e) => return Err(StoreError::from_sdk(&e)),
             }
         }
         Ok(None)
@@ -285,6 +263,6 @@ impl SessionsTable {
             .send()
             .await
             .map(|_| ())
-            .map_err(StoreError::from_sdk)
+            .map_err(|e| StoreError::from_sdk(&e))
     }
 }

@@ -4,20 +4,23 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 
+mod attr;
 pub mod delivery;
 pub mod status;
 pub mod video;
 
+pub use delivery::Claim;
 pub use status::{HISTORY_LIMIT, StatusOutcome};
 pub use video::VideoOutcome;
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-
+use crate::aws::Classified;
 use crate::callback::Unhandled;
-use crate::envelope::ReceivedAt;
+use crate::config::{ConfigError, required};
+use crate::timestamp::Timestamp;
+use attr::{Item, s};
 
 /// Partition key for an unknown callback that carries no valid session id.
 pub const UNKNOWN_SESSION: &str = "unknown";
@@ -32,16 +35,9 @@ pub enum StoreError {
     Refused(String),
 }
 
-impl StoreError {
-    fn from_sdk<E: ProvideErrorMetadata>(err: SdkError<E, HttpResponse>) -> Self {
-        let message = crate::aws::describe(&err);
-        if crate::aws::is_transient(&err) {
-            StoreError::Unavailable(message)
-        } else {
-            StoreError::Refused(message)
-        }
-    }
+crate::aws::classified!(StoreError: Unavailable, Refused);
 
+impl StoreError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
     }
@@ -66,8 +62,8 @@ impl SessionsTable {
     pub fn from_lookup(
         client: Client,
         lookup: &impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, crate::ConfigError> {
-        let name = crate::config::required(lookup, "SESSIONS_TABLE")?;
+    ) -> Result<Self, ConfigError> {
+        let name = required(lookup, "SESSIONS_TABLE")?;
         Ok(Self::new(client, name))
     }
 
@@ -86,40 +82,43 @@ impl SessionsTable {
         &self,
         callback: &Unhandled,
         request_id: &str,
-        received_at: ReceivedAt,
+        received_at: Timestamp,
     ) -> Result<(), StoreError> {
         let session = callback
             .session_id()
-            .map_or_else(|| UNKNOWN_SESSION.to_owned(), |s| s.as_str().to_owned());
+            .map_or(UNKNOWN_SESSION, |s| s.as_str());
         let payload =
             serde_json::to_string(callback).map_err(|e| StoreError::Refused(e.to_string()))?;
+        self.put_new(Item::from([
+            ("sessionId".to_owned(), s(session)),
+            (
+                "record".to_owned(),
+                s(format!("unhandled#{received_at}#{request_id}")),
+            ),
+            ("type".to_owned(), s(&callback.type_name)),
+            ("receivedAt".to_owned(), s(received_at.to_string())),
+            ("requestId".to_owned(), s(request_id)),
+            ("payload".to_owned(), s(payload)),
+        ]))
+        .await
+    }
+
+    /// Writes `item` unless its record exists already. A record is written once: finding it
+    /// there means a retry of a write that succeeded, or a duplicate, and both succeed.
+    async fn put_new(&self, item: Item) -> Result<(), StoreError> {
         let result = self
             .client
             .put_item()
             .table_name(&self.name)
-            .item("sessionId", AttributeValue::S(session))
-            .item(
-                "record",
-                AttributeValue::S(format!("unhandled#{received_at}#{request_id}")),
-            )
-            .item("type", AttributeValue::S(callback.type_name.clone()))
-            .item("receivedAt", AttributeValue::S(received_at.to_string()))
-            .item("requestId", AttributeValue::S(request_id.to_owned()))
-            .item("payload", AttributeValue::S(payload))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(#record)")
             .expression_attribute_names("#record", "record")
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            // The same request stored already: a retry of a write that succeeded.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(StoreError::from_sdk(e)),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(StoreError::from_sdk(&e)),
         }
     }
 }

@@ -7,14 +7,15 @@
 //! again. No update is ever lost and no duplicate is ever added, however many envelopes of one
 //! session are processed at once.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::attr::{Item, list, map, n, number, s, text, time};
 use super::{SessionsTable, StoreError, is_condition_failure};
+use crate::aws::Classified;
 use crate::callback::SessionChange;
-use crate::envelope::ReceivedAt;
+use crate::timestamp::Timestamp;
 
 pub const STATUS_RECORD: &str = "status";
 /// The history keeps the newest entries only, so the item stays far below DynamoDB's 400 KB.
@@ -25,7 +26,7 @@ const MAX_ATTEMPTS: u32 = 30;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
     pub result: String,
-    pub received_at: ReceivedAt,
+    pub received_at: Timestamp,
     pub request_id: String,
 }
 
@@ -34,9 +35,9 @@ pub struct StatusRecord {
     /// The result of the newest envelope received.
     pub result: String,
     pub session_type: String,
-    pub received_at: ReceivedAt,
+    pub received_at: Timestamp,
     pub request_id: String,
-    pub updated_at: ReceivedAt,
+    pub updated_at: Timestamp,
     /// Newest [`HISTORY_LIMIT`] entries, oldest first.
     pub history: Vec<HistoryEntry>,
     /// Every entry ever added, including those the limit dropped.
@@ -46,7 +47,8 @@ pub struct StatusRecord {
 }
 
 /// What a `session-change` did to the record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum StatusOutcome {
     /// The envelope is the newest: the current result is its result.
     Updated,
@@ -58,11 +60,7 @@ pub enum StatusOutcome {
 
 impl StatusOutcome {
     pub fn name(self) -> &'static str {
-        match self {
-            StatusOutcome::Updated => "updated",
-            StatusOutcome::Stale => "stale",
-            StatusOutcome::Duplicate => "duplicate",
-        }
+        self.into()
     }
 }
 
@@ -74,7 +72,7 @@ pub fn merge(
     existing: Option<&StatusRecord>,
     entry: HistoryEntry,
     session_type: &str,
-    now: ReceivedAt,
+    now: Timestamp,
 ) -> Option<(StatusRecord, StatusOutcome)> {
     let Some(existing) = existing else {
         let record = StatusRecord {
@@ -133,28 +131,20 @@ pub fn merge(
     Some((record, outcome))
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn n(value: u64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
 impl StatusRecord {
-    fn to_item(&self, session_id: &str) -> HashMap<String, AttributeValue> {
+    fn to_item(&self, session_id: &str) -> Item {
         let history = self
             .history
             .iter()
             .map(|e| {
-                AttributeValue::M(HashMap::from([
+                AttributeValue::M(Item::from([
                     ("result".to_owned(), s(&e.result)),
                     ("receivedAt".to_owned(), s(e.received_at.to_string())),
                     ("requestId".to_owned(), s(&e.request_id)),
                 ]))
             })
             .collect();
-        HashMap::from([
+        Item::from([
             ("sessionId".to_owned(), s(session_id)),
             ("record".to_owned(), s(STATUS_RECORD)),
             ("result".to_owned(), s(&self.result)),
@@ -168,21 +158,18 @@ impl StatusRecord {
         ])
     }
 
-    fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Self, StoreError> {
-        let history = match item.get("history") {
-            Some(AttributeValue::L(entries)) => entries
-                .iter()
-                .map(|e| match e {
-                    AttributeValue::M(m) => Ok(HistoryEntry {
-                        result: text(m, "result")?,
-                        received_at: time(m, "receivedAt")?,
-                        request_id: text(m, "requestId")?,
-                    }),
-                    _ => Err(malformed("history")),
+    fn from_item(item: &Item) -> Result<Self, StoreError> {
+        let history = list(item, "history")?
+            .iter()
+            .map(|e| {
+                let m = map(e, "history")?;
+                Ok(HistoryEntry {
+                    result: text(m, "result")?,
+                    received_at: time(m, "receivedAt")?,
+                    request_id: text(m, "requestId")?,
                 })
-                .collect::<Result<Vec<_>, _>>()?,
-            _ => return Err(malformed("history")),
-        };
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Self {
             result: text(item, "result")?,
             session_type: text(item, "sessionType")?,
@@ -193,31 +180,6 @@ impl StatusRecord {
             history_count: number(item, "historyCount")?,
             version: number(item, "version")?,
         })
-    }
-}
-
-fn malformed(name: &str) -> StoreError {
-    StoreError::Refused(format!("the stored status record has no valid `{name}`"))
-}
-
-pub(super) fn text(
-    item: &HashMap<String, AttributeValue>,
-    name: &str,
-) -> Result<String, StoreError> {
-    match item.get(name) {
-        Some(AttributeValue::S(v)) => Ok(v.clone()),
-        _ => Err(malformed(name)),
-    }
-}
-
-fn time(item: &HashMap<String, AttributeValue>, name: &str) -> Result<ReceivedAt, StoreError> {
-    ReceivedAt::parse(&text(item, name)?).map_err(|_| malformed(name))
-}
-
-fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Result<u64, StoreError> {
-    match item.get(name) {
-        Some(AttributeValue::N(v)) => v.parse().map_err(|_| malformed(name)),
-        _ => Err(malformed(name)),
     }
 }
 
@@ -235,7 +197,7 @@ impl SessionsTable {
         &self,
         change: &SessionChange,
         request_id: &str,
-        received_at: ReceivedAt,
+        received_at: Timestamp,
     ) -> Result<StatusOutcome, StoreError> {
         let session_id = change.session_id.as_str();
         let entry = HistoryEntry {
@@ -249,7 +211,7 @@ impl SessionsTable {
                 existing.as_ref(),
                 entry.clone(),
                 change.session_type.as_str(),
-                ReceivedAt::now(),
+                Timestamp::now(),
             );
             let Some((record, outcome)) = merged else {
                 return Ok(StatusOutcome::Duplicate);
@@ -271,7 +233,7 @@ impl SessionsTable {
             match put.send().await {
                 Ok(_) => return Ok(outcome),
                 Err(e) if is_condition_failure(&e) => back_off(attempt).await,
-                Err(e) => return Err(StoreError::from_sdk(e)),
+                Err(e) => return Err(StoreError::from_sdk(&e)),
             }
         }
         Err(StoreError::Unavailable(format!(
@@ -289,7 +251,7 @@ impl SessionsTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(StoreError::from_sdk)?;
+            .map_err(|e| StoreError::from_sdk(&e))?;
         out.item().map(StatusRecord::from_item).transpose()
     }
 }
@@ -301,7 +263,7 @@ mod tests {
     fn entry(result: &str, ms: u64, id: &str) -> HistoryEntry {
         HistoryEntry {
             result: result.into(),
-            received_at: ReceivedAt::from_unix_millis(ms),
+            received_at: Timestamp::from_unix_millis(ms),
             request_id: id.into(),
         }
     }
@@ -311,7 +273,7 @@ mod tests {
             record.as_ref(),
             e,
             "kyc",
-            ReceivedAt::from_unix_millis(9_999),
+            Timestamp::from_unix_millis(9_999),
         )
         .expect("not a duplicate")
     }
@@ -348,7 +310,7 @@ mod tests {
                 Some(&r),
                 entry("APPROVED", 1_000, "a"),
                 "kyc",
-                ReceivedAt::now()
+                Timestamp::now()
             ),
             None
         );
@@ -377,7 +339,7 @@ mod tests {
                 Some(&r),
                 entry("OLD", 1_001, "late"),
                 "kyc",
-                ReceivedAt::now()
+                Timestamp::now()
             ),
             None
         );

@@ -1,18 +1,17 @@
 //! The `video#<roomId>` record of a session: the newest status of one video room. One
 //! conditional put, newest `receivedAt` wins; a null from the platform is stored as NULL.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::AttributeValue;
-
+use super::attr::{Item, s, s_or_null};
 use super::{SessionsTable, StoreError, is_condition_failure};
+use crate::aws::Classified;
 use crate::callback::{FileStatus, VideoCallStatus};
-use crate::envelope::ReceivedAt;
+use crate::timestamp::Timestamp;
 
 pub const VIDEO_RECORD_PREFIX: &str = "video#";
 
 /// What a `video-call-status-update` did to its room's record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum VideoOutcome {
     Updated,
     /// A newer status of the room is stored already: nothing changed.
@@ -21,48 +20,34 @@ pub enum VideoOutcome {
 
 impl VideoOutcome {
     pub fn name(self) -> &'static str {
-        match self {
-            VideoOutcome::Updated => "updated",
-            VideoOutcome::Stale => "stale",
-        }
+        self.into()
     }
 }
 
-fn nullable(value: Option<&str>) -> AttributeValue {
-    value.map_or(AttributeValue::Null(true), |v| {
-        AttributeValue::S(v.to_owned())
-    })
-}
-
-fn item(
-    update: &VideoCallStatus,
-    request_id: &str,
-    received_at: ReceivedAt,
-) -> HashMap<String, AttributeValue> {
-    let s = |v: &str| AttributeValue::S(v.to_owned());
-    HashMap::from([
+fn item(update: &VideoCallStatus, request_id: &str, received_at: Timestamp) -> Item {
+    Item::from([
         ("sessionId".to_owned(), s(update.session_id.as_str())),
         (
             "record".to_owned(),
-            s(&format!("{VIDEO_RECORD_PREFIX}{}", update.room_id.as_str())),
+            s(format!("{VIDEO_RECORD_PREFIX}{}", update.room_id.as_str())),
         ),
         ("roomId".to_owned(), s(update.room_id.as_str())),
         ("roomStatus".to_owned(), s(update.room_status.as_str())),
         (
             "compositionStatus".to_owned(),
-            nullable(update.composition_status.as_ref().map(FileStatus::as_str)),
+            s_or_null(update.composition_status.as_ref().map(FileStatus::as_str)),
         ),
         (
             "videoFileStatus".to_owned(),
-            nullable(update.video_file_status.as_ref().map(FileStatus::as_str)),
+            s_or_null(update.video_file_status.as_ref().map(FileStatus::as_str)),
         ),
         (
             "videoFileId".to_owned(),
-            nullable(update.video_file_id.as_ref().map(|id| id.as_str())),
+            s_or_null(update.video_file_id.as_ref().map(|id| id.as_str())),
         ),
-        ("receivedAt".to_owned(), s(&received_at.to_string())),
+        ("receivedAt".to_owned(), s(received_at.to_string())),
         ("requestId".to_owned(), s(request_id)),
-        ("updatedAt".to_owned(), s(&ReceivedAt::now().to_string())),
+        ("updatedAt".to_owned(), s(Timestamp::now().to_string())),
     ])
 }
 
@@ -71,7 +56,7 @@ impl SessionsTable {
         &self,
         update: &VideoCallStatus,
         request_id: &str,
-        received_at: ReceivedAt,
+        received_at: Timestamp,
     ) -> Result<VideoOutcome, StoreError> {
         let result = self
             .client
@@ -82,13 +67,13 @@ impl SessionsTable {
             .condition_expression("attribute_not_exists(#record) OR #receivedAt <= :receivedAt")
             .expression_attribute_names("#record", "record")
             .expression_attribute_names("#receivedAt", "receivedAt")
-            .expression_attribute_values(":receivedAt", AttributeValue::S(received_at.to_string()))
+            .expression_attribute_values(":receivedAt", s(received_at.to_string()))
             .send()
             .await;
         match result {
             Ok(_) => Ok(VideoOutcome::Updated),
             Err(e) if is_condition_failure(&e) => Ok(VideoOutcome::Stale),
-            Err(e) => Err(StoreError::from_sdk(e)),
+            Err(e) => Err(StoreError::from_sdk(&e)),
         }
     }
 }

@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex};
 
 use aws_config::SdkConfig;
 use email::{EmailConfig, EmailFamily};
-use identomat::delivery::DeliveryRules;
-use identomat::family::FamilyError;
-use identomat::fields::EmailAddress;
-use identomat::{Envelope, Limits, LinkPolicy, SessionsTable};
 use ingress::Ingress;
 use ingress::config::FamilyFunctions;
 use ingress::handoff::HandOff;
 use ingress::keys::{KeyRing, KeySource, REFRESH};
 use lambda_http::{Body, Response};
+use shared::family::{FamilyError, decode};
+use shared::fields::EmailAddress;
+use shared::message::DeliveryRules;
+use shared::{Family, Limits, LinkPolicy, SessionsTable};
 use sms::{SmsConfig, SmsFamily};
 use testkit::{FakeLambda, Invocation, Moto};
 
@@ -124,9 +124,18 @@ impl System {
     /// Gives one recorded invocation to its family, as Lambda does: the outcome's name.
     pub async fn deliver(&self, invocation: &Invocation) -> Result<&'static str, FamilyError> {
         assert_eq!(invocation.invocation_type.as_deref(), Some("Event"));
-        // What lambda_runtime does with the payload before the handler sees it.
-        let envelope: Envelope =
-            serde_json::from_slice(&invocation.payload).expect("the payload is an Envelope");
+        // What the family's main does with the payload before the handler sees it.
+        let payload = serde_json::from_slice(&invocation.payload).expect("the payload is JSON");
+        let family = Family::ALL
+            .into_iter()
+            .find(|f| f.name() == invocation.function)
+            .unwrap_or_else(|| {
+                panic!(
+                    "the ingress invoked an unknown function {}",
+                    invocation.function
+                )
+            });
+        let envelope = decode(family, payload)?;
         match invocation.function.as_str() {
             "sms" => self.sms.handle(&envelope).await.map(|o| o.name()),
             "email" => self.email.handle(&envelope).await.map(|o| o.name()),

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use e2e::System;
-use identomat::Envelope;
+use shared::Envelope;
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e::System;
-use identomat::aws::{ATTEMPT_TIMEOUT, MAX_ATTEMPTS, OPERATION_TIMEOUT, retries, timeouts};
 use serde_json::{Value, json};
+use shared::aws::{ATTEMPT_TIMEOUT, MAX_ATTEMPTS, OPERATION_TIMEOUT, retries, timeouts};
 use sms::SmsFamily;
 use testkit::{Answer, FaultyEndpoint, Invocation, query_error};
 

@@ -167,36 +167,71 @@ impl Moto {
     }
 }
 
-/// Creates the sessions table as the template does: `sessionId` and `record`, both strings.
+/// The sessions table's schema as `template.yaml` defines it (read by `scripts/template.py`,
+/// the one reader of the template), so tests create the table the stack creates.
+pub fn sessions_table_schema() -> &'static Value {
+    static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = Command::new(python())
+            .arg(root.join("scripts/template.py"))
+            .arg("table-schema")
+            .output()
+            .unwrap_or_else(|e| panic!("{INSTALL_HINT} ({e})"));
+        assert!(
+            out.status.success(),
+            "scripts/template.py: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("the table schema is JSON")
+    })
+}
+
+/// Creates `name` with the schema of the template's `SessionsTable`.
 pub async fn create_sessions_table(config: &SdkConfig, name: &str) {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        StreamSpecification, StreamViewType,
     };
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute definition")
-    };
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("key schema")
-    };
-    aws_sdk_dynamodb::Client::new(config)
+    let schema = sessions_table_schema();
+    let text = |v: &Value, name: &str| v[name].as_str().expect(name).to_owned();
+    let mut request = aws_sdk_dynamodb::Client::new(config)
         .create_table()
         .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("sessionId"))
-        .attribute_definitions(attribute("record"))
-        .key_schema(key("sessionId", KeyType::Hash))
-        .key_schema(key("record", KeyType::Range))
-        .send()
-        .await
-        .expect("create sessions table");
+        .billing_mode(BillingMode::from(text(schema, "BillingMode").as_str()));
+    for a in schema["AttributeDefinitions"]
+        .as_array()
+        .expect("attributes")
+    {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(text(a, "AttributeName"))
+                .attribute_type(ScalarAttributeType::from(text(a, "AttributeType").as_str()))
+                .build()
+                .expect("attribute definition"),
+        );
+    }
+    for k in schema["KeySchema"].as_array().expect("key schema") {
+        request = request.key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(text(k, "AttributeName"))
+                .key_type(KeyType::from(text(k, "KeyType").as_str()))
+                .build()
+                .expect("key schema element"),
+        );
+    }
+    if let Some(stream) = schema.get("StreamSpecification") {
+        request = request.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(
+                    text(stream, "StreamViewType").as_str(),
+                ))
+                .build()
+                .expect("stream specification"),
+        );
+    }
+    request.send().await.expect("create sessions table");
 }
 
 /// Every item of a table, as moto holds them.

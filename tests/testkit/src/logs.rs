@@ -21,11 +21,11 @@ impl Captured {
     /// Installs production's subscriber, writing here, for the current thread.
     pub fn install(&self) -> tracing::subscriber::DefaultGuard {
         let writer = self.clone();
-        let filter = identomat::logging::default_filter();
-        tracing::subscriber::set_default(identomat::logging::json_subscriber(
+        let filter = shared::logging::default_filter();
+        tracing::subscriber::set_default(shared::logging::json_subscriber(
             move || writer.clone(),
             filter,
-            identomat::metrics::DEFAULT_NAMESPACE,
+            shared::metrics::DEFAULT_NAMESPACE,
         ))
     }
 }

@@ -1,23 +1,29 @@
 //! The platform's reference samples (`events/callbacks/`), as bytes and as typed callbacks, and
 //! API Gateway HTTP API (payload 2.0) events that carry a body.
 
-use identomat::{Acceptance, Callback, CallbackKeys, Envelope, Limits, LinkPolicy, ReceivedAt};
+use shared::{Acceptance, Callback, CallbackKeys, Envelope, Limits, LinkPolicy, Timestamp};
 
 /// The keys the reference samples carry: most use the first, the SMS OTP sample the second.
 pub const KEY: &str = "apikey123";
 pub const PREVIOUS_KEY: &str = "callback-api-key-123";
 
-/// Every reference sample, in the order of the platform's page.
-pub const NAMES: [&str; 8] = [
-    "one-time-password-request",
-    "share-session-link-via-sms",
-    "share-session-link-via-email",
-    "email-one-time-password-request",
-    "session-change",
-    "session-change-kyb",
-    "video-call-status-update-empty",
-    "video-call-status-update-available",
-];
+fn events() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events")
+}
+
+/// Every reference sample: the files of `events/callbacks/`, by name.
+pub fn names() -> Vec<String> {
+    let dir = events().join("callbacks");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            (path.extension()? == "json").then(|| path.file_stem()?.to_str().map(str::to_owned))?
+        })
+        .collect();
+    names.sort();
+    names
+}
 
 /// Both sample keys, as during a rotation.
 pub fn keys() -> CallbackKeys {
@@ -25,11 +31,8 @@ pub fn keys() -> CallbackKeys {
 }
 
 pub fn bytes(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../../events/callbacks/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let path = events().join(format!("callbacks/{name}.json"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 pub fn json(name: &str) -> serde_json::Value {
@@ -52,7 +55,7 @@ pub fn callback(name: &str) -> Callback {
 pub fn envelope(name: &str, request_id: &str) -> Envelope {
     Envelope {
         request_id: request_id.to_owned(),
-        received_at: ReceivedAt::now(),
+        received_at: Timestamp::now(),
         callback: callback(name),
     }
 }
@@ -66,7 +69,9 @@ pub fn apigw_event(method: &str, body: &[u8], base64: bool) -> String {
     apigw_event_with_id(method, body, base64, REQUEST_ID)
 }
 
-/// [`apigw_event`] with API Gateway's request id `request_id`: one per delivery.
+/// [`apigw_event`] with API Gateway's request id `request_id`: one per delivery. The event's
+/// shape is the sample event of `events/ingress/` (written by `scripts/make_events.py`), with
+/// this method, body and request id.
 pub fn apigw_event_with_id(method: &str, body: &[u8], base64: bool, request_id: &str) -> String {
     use base64::Engine;
     let body = if base64 {
@@ -74,32 +79,12 @@ pub fn apigw_event_with_id(method: &str, body: &[u8], base64: bool, request_id: 
     } else {
         String::from_utf8(body.to_vec()).expect("a text body; use base64 for bytes")
     };
-    serde_json::json!({
-        "version": "2.0",
-        "routeKey": "POST /callbacks",
-        "rawPath": "/callbacks",
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "user-agent": "identomat-callbacks"},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "a1b2c3d4e5",
-            "domainName": "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
-            "domainPrefix": "a1b2c3d4e5",
-            "http": {
-                "method": method,
-                "path": "/callbacks",
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.10",
-                "userAgent": "identomat-callbacks"
-            },
-            "requestId": request_id,
-            "routeKey": "POST /callbacks",
-            "stage": "$default",
-            "time": "27/Nov/2026:19:49:15 +0000",
-            "timeEpoch": 1795808955000u64
-        },
-        "body": body,
-        "isBase64Encoded": base64
-    })
-    .to_string()
+    let path = events().join("ingress/session-change.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut event: serde_json::Value = serde_json::from_str(&text).expect("a sample event is JSON");
+    event["requestContext"]["http"]["method"] = method.into();
+    event["requestContext"]["requestId"] = request_id.into();
+    event["body"] = body.into();
+    event["isBase64Encoded"] = base64.into();
+    event.to_string()
 }

@@ -4,16 +4,16 @@
 #![allow(dead_code, unused_imports)] // each test binary uses its own part
 
 use aws_config::SdkConfig;
-use identomat::{Limits, LinkPolicy, SessionsTable};
 use ingress::Ingress;
 use ingress::config::FamilyFunctions;
 use ingress::handoff::HandOff;
 use ingress::keys::{KeyRing, KeySource, REFRESH};
 use lambda_http::{Body, Request, Response};
+use shared::{Limits, LinkPolicy, SessionsTable};
 use testkit::{FakeLambda, Moto};
 
 pub const TABLE: &str = "sessions";
-pub use testkit::samples::{KEY, NAMES as SAMPLES, PREVIOUS_KEY, bytes as sample};
+pub use testkit::samples::{KEY, PREVIOUS_KEY, bytes as sample, names as samples};
 
 pub fn functions() -> FamilyFunctions {
     FamilyFunctions {

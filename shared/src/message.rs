@@ -1,0 +1,175 @@
+//! A message the sms and email families deliver, as the delivery rules and the sessions table
+//! see it: its channel and kind, its idempotency key, its recipient (masked and as a one-way
+//! tag), the state its `delivery#<key>` record is in, and the outcome an invocation reports.
+//! The rules themselves are in [`crate::delivery`].
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::config::{ConfigError, setting};
+
+/// The rules' settings, shared by both channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryRules {
+    pub dedupe_window: Duration,
+    pub otp_max_age: Duration,
+    /// How long a claim holds before another invocation may take it over: at least the
+    /// function's timeout.
+    pub claim_lease: Duration,
+}
+
+impl Default for DeliveryRules {
+    fn default() -> Self {
+        Self {
+            dedupe_window: Duration::from_secs(600),
+            otp_max_age: Duration::from_secs(300),
+            claim_lease: Duration::from_secs(60),
+        }
+    }
+}
+
+impl DeliveryRules {
+    /// `DEDUPE_WINDOW_SECONDS` (600), `OTP_MAX_AGE_SECONDS` (300), `CLAIM_LEASE_SECONDS` (60).
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let secs = |name, default: Duration| {
+            setting(lookup, name, default.as_secs()).map(Duration::from_secs)
+        };
+        Ok(Self {
+            dedupe_window: secs("DEDUPE_WINDOW_SECONDS", d.dedupe_window)?,
+            otp_max_age: secs("OTP_MAX_AGE_SECONDS", d.otp_max_age)?,
+            claim_lease: secs("CLAIM_LEASE_SECONDS", d.claim_lease)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
+pub enum Channel {
+    Sms,
+    Email,
+}
+
+impl Channel {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+pub enum Kind {
+    #[strum(serialize = "otp")]
+    OneTimePassword,
+    #[strum(serialize = "link")]
+    SessionLink,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// The `state` of a `delivery#<key>` record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
+pub enum DeliveryState {
+    /// Claimed by an invocation that has not finished.
+    Pending,
+    Sent,
+    Suppressed,
+    Expired,
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// What an invocation did with a message: the state it left, or nothing because the message
+/// was claimed or sent already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
+pub enum DeliveryOutcome {
+    Sent,
+    Deduplicated,
+    Expired,
+    Suppressed,
+    Failed,
+}
+
+impl DeliveryOutcome {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// One message to deliver, as the rules see it.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub channel: Channel,
+    pub kind: Kind,
+    /// `delivery#<key>`: a hash of what makes two callbacks the same message.
+    pub key: String,
+    /// A one-way tag of the recipient, for the hourly limit.
+    pub recipient_tag: String,
+    /// What the record and the logs show of the recipient.
+    pub masked_recipient: String,
+    /// A reason to record the delivery `suppressed` before anything else, e.g. a country
+    /// outside the allowed list.
+    pub suppress: Option<&'static str>,
+    /// At most this many deliveries to the recipient per hour.
+    pub hourly_limit: u32,
+}
+
+/// The hex SHA-256 of `parts`, NUL-separated (no validated field holds a NUL), cut to 128 bits.
+pub fn digest_key(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_separate_their_parts() {
+        assert_eq!(digest_key(&["ab", "c"]).len(), 32);
+        assert_ne!(digest_key(&["ab", "c"]), digest_key(&["a", "bc"]));
+        assert_eq!(digest_key(&["a", "b"]), digest_key(&["a", "b"]));
+    }
+
+    #[test]
+    fn names_as_stored_and_logged() {
+        assert_eq!(
+            [Channel::Sms.name(), Channel::Email.name()],
+            ["sms", "email"]
+        );
+        assert_eq!(
+            [Kind::OneTimePassword.name(), Kind::SessionLink.name()],
+            ["otp", "link"]
+        );
+        assert_eq!(DeliveryState::Pending.name(), "pending");
+        assert_eq!(DeliveryOutcome::Deduplicated.name(), "deduplicated");
+    }
+
+    #[test]
+    fn rules_from_the_environment() {
+        let env = |name: &str| (name == "OTP_MAX_AGE_SECONDS").then(|| "120".to_owned());
+        let rules = DeliveryRules::from_lookup(&env).unwrap();
+        assert_eq!(rules.otp_max_age, Duration::from_secs(120));
+        assert_eq!(rules.dedupe_window, Duration::from_secs(600));
+        let bad = |_: &str| Some("soon".to_owned());
+        assert!(DeliveryRules::from_lookup(&bad).is_err());
+    }
+}
