@@ -274,20 +274,18 @@ def start_moto() -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    moto = subprocess.Popen([str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The same single-threaded launcher as the tests and the local stack.
+    moto = subprocess.Popen([str(VENV_BIN / "python"), str(ROOT / "scripts" / "moto_server.py"),
+                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     import boto3
+
+    import template
     kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
               aws_secret_access_key="testing")
     for _ in range(100):
         try:
-            boto3.client("dynamodb", **kw).create_table(
-                TableName="bench-sessions", BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[{"AttributeName": "sessionId", "AttributeType": "S"},
-                                      {"AttributeName": "record", "AttributeType": "S"}],
-                KeySchema=[{"AttributeName": "sessionId", "KeyType": "HASH"},
-                           {"AttributeName": "record", "KeyType": "RANGE"}])
+            template.create_sessions_table(boto3.client("dynamodb", **kw), "bench-sessions")
             break
         except Exception:  # noqa: BLE001 - not up yet
             time.sleep(0.1)

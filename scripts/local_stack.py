@@ -25,6 +25,8 @@ import urllib.request
 
 import boto3
 
+import template
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 SAMPLES = ROOT / "events" / "callbacks"
@@ -32,17 +34,6 @@ TABLE = "identomat-sessions"
 SENDER = "no-reply@verify.example.com"
 SECRET = "identomat/callback-key"
 REGION = "us-east-1"
-# The reference's samples, in the order the platform's page gives them.
-SAMPLE_ORDER = [
-    "one-time-password-request",
-    "share-session-link-via-sms",
-    "share-session-link-via-email",
-    "email-one-time-password-request",
-    "session-change",
-    "session-change-kyb",
-    "video-call-status-update-empty",
-    "video-call-status-update-available",
-]
 # The reference samples use two keys; the demo accepts the second as the previous one.
 SAMPLE_PREVIOUS_KEY = "callback-api-key-123"
 
@@ -116,19 +107,7 @@ class Stack:
                  self.processes)
 
         say(f"creating the sessions table, a verified SES sender and the callback-key secret")
-        dynamodb = boto3.client("dynamodb", **self.aws)
-        dynamodb.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "sessionId", "AttributeType": "S"},
-                {"AttributeName": "record", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "sessionId", "KeyType": "HASH"},
-                {"AttributeName": "record", "KeyType": "RANGE"},
-            ],
-        )
+        template.create_sessions_table(boto3.client("dynamodb", **self.aws), TABLE)
         boto3.client("ses", **self.aws).verify_email_identity(EmailAddress=SENDER)
         keys = {"current": self.key}
         if self.key != SAMPLE_PREVIOUS_KEY:
@@ -212,15 +191,9 @@ def wait_for(ready, seconds: float, what: str, processes=()) -> None:
     raise SystemExit(f"{what} did not come up within {seconds:.0f} s (logs in target/local-stack/)")
 
 
-def mask_phone(number: str) -> str:
-    digits = number[1:]
-    head = min(max(len(digits) - 7, 1), 4)
-    return f"+{digits[:head]}*****{digits[-2:]}"
-
-
-def mask_email(address: str) -> str:
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}"
+def samples() -> list[str]:
+    """The reference samples' names: every file of events/callbacks/."""
+    return sorted(path.stem for path in SAMPLES.glob("*.json"))
 
 
 def short(session_id: str) -> str:
@@ -241,7 +214,7 @@ def plain(value: dict):
 
 def demo(stack: Stack) -> int:
     requests = []
-    for name in SAMPLE_ORDER:
+    for name in samples():
         body = json.loads((SAMPLES / f"{name}.json").read_text())
         requests.append((name, body, 202))
     wrong = json.loads((SAMPLES / "session-change.json").read_text())
@@ -269,19 +242,22 @@ def demo(stack: Stack) -> int:
     data = json.loads(urllib.request.urlopen(f"{stack.moto_url}/moto-api/data.json").read())
     sms = data.get("sns", {}).get("SMS", [])
     emails = data.get("ses", {}).get("Message", [])
-    print("\nSMS sent through SNS (as moto recorded them)")
-    for m in sms:
-        text = m["message"].replace("\n", " | ")
-        print(f"  to {mask_phone(m['phone_number'])}: {text}")
-    print("\nE-mails sent through SES (as moto recorded them)")
-    for m in emails:
-        to = ", ".join(mask_email(a) for a in m["destinations"].get("ToAddresses", []))
-        cc = ", ".join(mask_email(a) for a in m["destinations"].get("CcAddresses", []))
-        print(f"  from {m['source']} to {to}" + (f" cc {cc}" if cc else "") + f": {m['subject']!r}")
-
     dynamodb = boto3.client("dynamodb", **stack.aws)
     items = dynamodb.scan(TableName=TABLE, ConsistentRead=True)["Items"]
     records = [{k: plain(v) for k, v in item.items()} for item in items]
+    # Recipients as the functions masked them in their delivery records, found by the
+    # provider's message id: the printout never masks (or unmasks) anything itself.
+    masked = {r["providerMessageId"]: r["recipient"] for r in records if "providerMessageId" in r}
+
+    print("\nSMS sent through SNS (as moto recorded them)")
+    for m in sms:
+        text = m["message"].replace("\n", " | ")
+        print(f"  to {masked.get(m['message_id'], '?')}: {text}")
+    print("\nE-mails sent through SES (as moto recorded them)")
+    for m in emails:
+        cc = len(m["destinations"].get("CcAddresses", []))
+        print(f"  from {m['source']} to {masked.get(m['id'], '?')}" + (f" cc {cc} more" if cc else "")
+              + f": {m['subject']!r}")
     print(f"\nRecords in the sessions table ({TABLE})")
     for r in sorted(records, key=lambda r: (r["sessionId"], r["record"])):
         if r["sessionId"].startswith("ratelimit#"):
