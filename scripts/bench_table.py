@@ -30,6 +30,12 @@ for group in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "repor
 
 if not rows:
     sys.exit(f"no criterion results under {root}: run `make bench`")
+
+# Before authentication, work must be linear in the body: 8,000 short keys against one string
+# of the same size, both with a wrong key.
+hostile = root / "wrong-key-8000-keys"
+many, one = median_ns(hostile, "many-keys"), median_ns(hostile, "one-string")
+HOSTILE_RATIO = 3.0
 head = ("callback", "bare parse ns", "accept ns", "accept+envelope ns", "ratio", "on target")
 widths = [max(len(str(h)), 12) for h in head]
 widths[0] = max(len(r[0]) for r in rows)
@@ -39,4 +45,9 @@ for name, bare, accept, envelope, ratio, passed in rows:
     cells = (name, f"{bare:.0f}", f"{accept:.0f}", f"{envelope:.0f}", f"{ratio:.2f}x", passed)
     print(" | ".join(c.ljust(w) for c, w in zip(cells, widths)))
 print(f"\ntargets: accept+envelope <= {TARGET_NS/1000:.0f} us and <= {TARGET_RATIO:.0f}x the bare parse")
+if many is not None and one is not None:
+    ratio = many / one
+    ok &= ratio <= HOSTILE_RATIO
+    print(f"\nwrong key, 58 KB body: 8,000 keys {many / 1000:.0f} us, one string {one / 1000:.0f} us, "
+          f"{ratio:.2f}x (target <= {HOSTILE_RATIO:.0f}x): {'yes' if ratio <= HOSTILE_RATIO else 'NO'}")
 sys.exit(0 if ok else 1)

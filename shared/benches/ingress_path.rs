@@ -82,12 +82,52 @@ fn ingress_path(c: &mut Criterion) {
     }
 }
 
+/// A body of `keys` distinct short keys, or of one string of the same size, with a wrong key:
+/// what an unauthenticated caller can make the ingress chew on before the key is looked at.
+fn hostile_bodies(keys: usize) -> (Vec<u8>, Vec<u8>) {
+    let mut many = String::from(r#"{"callbackApiKey":"wrong-key","#);
+    for i in 0..keys {
+        many.push_str(&format!(r#""{}":0,"#, short_key(i)));
+    }
+    many.push_str(r#""type":"session-change"}"#);
+    let head = r#"{"callbackApiKey":"wrong-key","type":"session-change","x":""#;
+    let filler = many.len().saturating_sub(head.len() + 2);
+    let one = format!("{head}{}\"}}", "a".repeat(filler));
+    (many.into_bytes(), one.into_bytes())
+}
+
+fn before_authentication(c: &mut Criterion) {
+    let acceptance = Acceptance {
+        keys: CallbackKeys::new(Some("apikey123"), None),
+        links: LinkPolicy::default(),
+        limits: Limits::default(),
+    };
+    let (many, one) = hostile_bodies(8_000);
+    let mut group = c.benchmark_group("wrong-key-8000-keys");
+    for (name, body) in [("many-keys", &many), ("one-string", &one)] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let refused = acceptance.accept(black_box(body)).is_err();
+                assert!(refused, "a wrong key is refused");
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // Short runs: 24 benchmarks of sub-microsecond work settle within a second or two each.
     config = Criterion::default()
         .warm_up_time(std::time::Duration::from_millis(500))
         .measurement_time(std::time::Duration::from_secs(2));
-    targets = ingress_path
+    targets = ingress_path, before_authentication
 }
 criterion_main!(benches);
+
+/// The `i`-th of 238,328 distinct three-character keys, so 8,000 of them fit a 64 KiB body.
+fn short_key(i: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let digit = |n: usize| char::from(ALPHABET[n % ALPHABET.len()]);
+    [i / (62 * 62), i / 62, i].into_iter().map(digit).collect()
+}

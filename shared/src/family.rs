@@ -4,6 +4,7 @@
 //! invocation.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Instant;
 
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -67,7 +68,10 @@ pub async fn run<H: Handler>(handler: H) -> Result<(), lambda_runtime::Error> {
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let envelope = decode(H::FAMILY, event.payload)?;
-        let outcome = handler.invoke(&envelope).await?;
+        // Boxed as a trait object: the SDK's send futures nest deep enough that the compiler
+        // cannot lay out this block with the handler's future inline.
+        let invocation: Pin<Box<dyn Future<Output = _> + '_>> = Box::pin(handler.invoke(&envelope));
+        let outcome = invocation.await?;
         Ok::<Value, lambda_runtime::Error>(json!({ "outcome": outcome }))
     }))
     .await

@@ -322,6 +322,34 @@ fn body_errors() {
         a.accept(br#"{"callbackApiKey":"apikey123","sessionId":"a","sessionI\u0064":"b"}"#),
         malformed(MalformedBody::DuplicateKey)
     );
+    // Past a handful of keys the check uses a hash set: a duplicate is still found wherever it
+    // stands, in any spelling, and 8,000 distinct keys are still only a wrong key.
+    for (at, copy) in [
+        (3, short_key(3)),
+        (17, short_key(17)),
+        (7_999, short_key(7_999)),
+        (64, short_key(64).replace('A', r"\u0041")),
+    ] {
+        let mut body = String::from(r#"{"callbackApiKey":"apikey123","#);
+        for i in 0..8_000 {
+            body.push_str(&format!(r#""{}":0,"#, short_key(i)));
+        }
+        body.push_str(&format!(r#""{copy}":1,"type":"session-change"}}"#));
+        assert_eq!(
+            a.accept(body.as_bytes()),
+            malformed(MalformedBody::DuplicateKey),
+            "a copy of key {at}"
+        );
+    }
+    let mut many = String::from(r#"{"callbackApiKey":"wrong","#);
+    for i in 0..8_000 {
+        many.push_str(&format!(r#""{}":0,"#, short_key(i)));
+    }
+    many.push_str(r#""type":"session-change"}"#);
+    assert_eq!(
+        a.accept(many.as_bytes()),
+        Err(Rejection::Unauthorized(AuthError::Wrong))
+    );
     // Deep nesting is skipped without recursion: no stack overflow, and still no callback.
     let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     assert_eq!(
@@ -736,4 +764,11 @@ fn error_messages_name_the_field_and_echo_nothing() {
         .accept(br#"{"callbackApiKey":"secret-guess"}"#)
         .unwrap_err();
     assert!(!err.to_string().contains("secret-guess"));
+}
+
+/// The `i`-th of 238,328 distinct three-character keys, so 8,000 of them fit a 64 KiB body.
+fn short_key(i: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let digit = |n: usize| char::from(ALPHABET[n % ALPHABET.len()]);
+    [i / (62 * 62), i / 62, i].into_iter().map(digit).collect()
 }
