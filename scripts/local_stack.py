@@ -132,6 +132,10 @@ class Stack:
                     "EMAIL_FUNCTION_NAME=email",
                     "SESSION_STATUS_FUNCTION_NAME=session-status",
                     "VIDEO_CALL_FUNCTION_NAME=video-call",
+                    # Every country, as `SmsAllowedCountryCodes=*`; the deployment's SMS budget
+                    # as the template's default unless the environment says otherwise.
+                    "SMS_ALLOWED_COUNTRY_CODES=*",
+                    f"SMS_MAX_PER_HOUR={os.environ.get('SMS_MAX_PER_HOUR') or 200}",
                     f"EMAIL_FROM_ADDRESS={SENDER}",
                     'EMAIL_FROM_NAME="Identomat receiver (local)"',
                 ]

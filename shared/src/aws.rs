@@ -42,6 +42,77 @@ pub fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) ->
     }
 }
 
+/// Whether a failed call may still have been carried out: the request went out and its answer
+/// timed out or was lost. A connection that was never made, a throttle or a 5xx answer means
+/// it was not. Deciding whether to send an SMS again rests on this.
+pub fn may_have_been_processed<E>(err: &SdkError<E, HttpResponse>) -> bool {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::DispatchFailure(failure) => {
+            let never_connected = failure.is_timeout()
+                || failure.is_user()
+                || failure
+                    .as_connector_error()
+                    .is_some_and(|e| failed_to_connect(e));
+            !never_connected
+        }
+        _ => false,
+    }
+}
+
+/// The connection was refused or could not be opened (DNS, routing): nothing was sent.
+fn failed_to_connect(error: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::AddrNotAvailable
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+            )
+        {
+            return true;
+        }
+        let text = e.to_string();
+        if text.contains("connect error") || text.contains("dns error") {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// Error codes with which SNS and SES refuse a message because of its recipient: an invalid
+/// phone number or address, an opted-out number, a suppressed address.
+const RECIPIENT_CODES: &[&str] = &[
+    "InvalidParameter",
+    "InvalidParameterValue",
+    "OptedOut",
+    "OptedOutException",
+    "EndpointDisabled",
+];
+
+/// The service refused the call because of the message's recipient, not the deployment: the
+/// code is a recipient code and the message speaks of the number or address.
+pub fn is_recipient_error<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    let Some(service) = err.as_service_error() else {
+        return false;
+    };
+    let about_recipient = service.message().is_some_and(|m| {
+        let m = m.to_ascii_lowercase();
+        ["phone", "number", "address", "opted out", "suppress"]
+            .iter()
+            .any(|w| m.contains(w))
+    });
+    service
+        .code()
+        .is_some_and(|code| RECIPIENT_CODES.contains(&code))
+        && about_recipient
+}
+
 /// A short description for logs: the service's error code when there is one. Never the
 /// request, which may hold a phone number or a text.
 pub fn describe<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> String {
@@ -114,6 +185,16 @@ pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
 /// Standard retries, at most [`MAX_ATTEMPTS`] attempts.
 pub fn retries() -> aws_config::retry::RetryConfig {
     aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
+}
+
+/// `config` for the clients that send SMS and e-mail: one attempt per call. An attempt that
+/// timed out may have been delivered, and a retry inside the SDK would send it again without
+/// anyone counting; the delivery rules decide on a resend instead (see `crate::delivery`).
+pub fn for_sending(config: &aws_config::SdkConfig) -> aws_config::SdkConfig {
+    config
+        .to_builder()
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .build()
 }
 
 /// Where Linux keeps its CA bundle: Amazon Linux 2023 (Lambda's `provided.al2023`) first,

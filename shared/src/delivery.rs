@@ -5,37 +5,73 @@
 //! 1. an OTP older than `OTP_MAX_AGE_SECONDS` is recorded `expired` and not sent;
 //! 2. a recipient outside the allowed countries is recorded `suppressed`;
 //! 3. a conditional put of `delivery#<key>` claims the delivery: the same envelope twice, or an
-//!    identical callback within `DEDUPE_WINDOW_SECONDS`, finds it claimed and sends nothing;
-//! 4. one slot of the recipient's hourly limit is taken, or the delivery is `suppressed`;
-//! 5. the message is sent: `sent` with the provider's id, or `failed` for a permanent error.
-//!    A passing error releases the claim and the slot and fails the invocation, so Lambda
-//!    retries it; a claim whose function died is released by its lease running out.
+//!    identical callback within `DEDUPE_WINDOW_SECONDS`, finds it claimed and sends nothing
+//!    (`deduplicated`); an earlier attempt of the same envelope that still holds it makes this
+//!    attempt fail, to be retried once its lease lapses;
+//! 4. the message counts against each of its hourly limits in turn (the recipients', the
+//!    session's, the deployment's budget); over one it is `suppressed` with that limit's reason
+//!    (or, for a Cc address, sent without it), and what it counted is given back;
+//! 5. the message is sent, one attempt, no SDK retry: `sent` with the provider's id, or
+//!    `failed` when the provider refuses the recipient.
+//!
+//! From the claim on, every way out either finishes the record or releases the claim, so a
+//! retry can act on it; only a claim whose function died waits for its lease. A send whose
+//! answer was lost (a timeout) may have been delivered: the claim is released with that attempt
+//! counted and the counts kept, Lambda's retry sends once more, and a third attempt records the
+//! message `sent` (`unconfirmed`) without sending: at most two copies under any single fault.
+//! A send refused for the deployment's sake (access denied, an unverified sender, the sandbox,
+//! paused sending, the spending limit) fails the invocation, so the envelope ends in the
+//! dead-letter queue for a redrive once the operator has fixed it.
 
 use std::future::Future;
 use std::time::SystemTime;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
 use crate::callback::Family;
 use crate::envelope::Envelope;
 use crate::family::{Detail, FamilyError, log_invocation};
-use crate::message::{Delivery, DeliveryOutcome, DeliveryRules, DeliveryState, Kind};
-use crate::store::SessionsTable;
+use crate::message::{Delivery, DeliveryOutcome, DeliveryRules, DeliveryState, Kind, OverLimit};
+use crate::store::limits::Taken;
+use crate::store::{Claim, ClaimOutcome, SessionsTable};
+
+/// Attempts whose send may have been delivered, after which no further attempt sends.
+pub const MAX_AMBIGUOUS_SENDS: u64 = 2;
 
 /// How a send failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendError {
-    /// Throttling, 5xx, the network: retry.
+    /// The provider did not take the message (throttling, a 5xx, no connection): retry.
     Transient(String),
-    /// The provider refused this message (invalid number, unverified sender, opted out):
-    /// retrying cannot help.
-    Permanent(String),
+    /// The provider may have taken it: the answer timed out or was lost.
+    Ambiguous(String),
+    /// The deployment or the account must be fixed (access denied, an unverified sender, the
+    /// sandbox, paused sending, the spending limit): fail, dead-letter, redrive when fixed.
+    Configuration(String),
+    /// The recipient cannot get it (an invalid number or address, opted out, suppressed):
+    /// recorded `failed`, since no retry can help.
+    Recipient(String),
 }
 
-// Throttling, 5xx and network errors are transient; anything else SNS or SES says about the
-// message is permanent.
-crate::aws::classified!(SendError: Transient, Permanent);
+impl SendError {
+    pub fn from_sdk<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Self {
+        let reason = crate::aws::describe(err);
+        if crate::aws::may_have_been_processed(err) {
+            SendError::Ambiguous(reason)
+        } else if crate::aws::is_transient(err) {
+            SendError::Transient(reason)
+        } else if crate::aws::is_recipient_error(err) {
+            SendError::Recipient(reason)
+        } else {
+            SendError::Configuration(reason)
+        }
+    }
+}
 
-/// Applies the rules to `delivery` and calls `send` at most once. `send` returns the provider's
-/// message id.
+/// Applies the rules to `delivery` and calls `send` at most once. `send` gets the indexes of
+/// the Cc addresses to leave out and returns the provider's message id.
 pub async fn deliver<F, Fut>(
     table: &SessionsTable,
     rules: &DeliveryRules,
@@ -44,7 +80,7 @@ pub async fn deliver<F, Fut>(
     send: F,
 ) -> Result<(DeliveryOutcome, Option<String>), FamilyError>
 where
-    F: FnOnce() -> Fut,
+    F: FnOnce(Vec<usize>) -> Fut,
     Fut: Future<Output = Result<String, SendError>>,
 {
     let now = SystemTime::now();
@@ -61,44 +97,105 @@ where
             .await?;
         return Ok((DeliveryOutcome::Suppressed, Some(reason.into())));
     }
-    let Some(claim) = table.claim_delivery(delivery, envelope, rules).await? else {
-        return Ok((DeliveryOutcome::Deduplicated, None));
+    let claim = match table.claim_delivery(delivery, envelope, rules).await? {
+        ClaimOutcome::Claimed(claim) => claim,
+        ClaimOutcome::Duplicate => return Ok((DeliveryOutcome::Deduplicated, None)),
+        ClaimOutcome::HeldByThisRequest => return Err(FamilyError::ClaimHeld),
     };
-    let Some(slot) = table.take_rate_slot(delivery).await? else {
-        table
-            .finish_delivery(
-                &claim,
-                DeliveryState::Suppressed,
-                None,
-                Some("rate-limited"),
-            )
-            .await?;
-        return Ok((DeliveryOutcome::Suppressed, Some("rate-limited".into())));
-    };
-    match send().await {
+    if claim.ambiguous_sends() >= MAX_AMBIGUOUS_SENDS {
+        // Each earlier attempt may have delivered it: a third send could make a third copy.
+        let reason = "unconfirmed";
+        finish(table, &claim, DeliveryState::Sent, None, Some(reason)).await?;
+        return Ok((DeliveryOutcome::Sent, Some(reason.into())));
+    }
+
+    let mut taken = Vec::with_capacity(delivery.limits.len());
+    let mut dropped_cc = Vec::new();
+    for limit in &delivery.limits {
+        match table.take(limit).await {
+            Ok(Some(t)) => taken.push(t),
+            Ok(None) => match limit.over {
+                OverLimit::DropCc(index) => dropped_cc.push(index),
+                OverLimit::Suppress(reason) => {
+                    give_back(table, &taken).await;
+                    finish(table, &claim, DeliveryState::Suppressed, None, Some(reason)).await?;
+                    return Ok((DeliveryOutcome::Suppressed, Some(reason.into())));
+                }
+            },
+            Err(e) => {
+                give_back(table, &taken).await;
+                return Err(release(table, &claim, e.into()).await);
+            }
+        }
+    }
+    let cc_note = (!dropped_cc.is_empty()).then_some("cc-rate-limited");
+
+    match send(dropped_cc).await {
         Ok(message_id) => {
             // The message is out: failing now would make Lambda send it again. A record left
             // pending is only claimable again once its lease has run out.
             if let Err(e) = table
-                .finish_delivery(&claim, DeliveryState::Sent, Some(&message_id), None)
+                .finish_delivery(&claim, DeliveryState::Sent, Some(&message_id), cc_note)
                 .await
             {
                 tracing::warn!(requestId = %envelope.request_id, error = %e, "sent, but not recorded");
             }
-            Ok((DeliveryOutcome::Sent, None))
+            Ok((DeliveryOutcome::Sent, cc_note.map(str::to_owned)))
         }
-        Err(SendError::Permanent(reason)) => {
-            table
-                .finish_delivery(&claim, DeliveryState::Failed, None, Some(&reason))
-                .await?;
+        Err(SendError::Recipient(reason)) => {
+            give_back(table, &taken).await;
+            finish(table, &claim, DeliveryState::Failed, None, Some(&reason)).await?;
             Ok((DeliveryOutcome::Failed, Some(reason)))
         }
-        Err(SendError::Transient(reason)) => {
-            // Best effort: if these fail too, the lease and the hour run out by themselves.
-            let _ = table.release_claim(&claim).await;
-            let _ = table.return_rate_slot(&slot).await;
-            Err(FamilyError::Send(reason))
+        Err(SendError::Ambiguous(reason)) => {
+            // It may be out: it keeps its places in the limits, and the retry knows.
+            let error = FamilyError::Send(reason);
+            if let Err(e) = table.release_after_ambiguous_send(&claim).await {
+                tracing::warn!(requestId = %envelope.request_id, error = %e, "claim not released");
+            }
+            Err(error)
         }
+        Err(SendError::Transient(reason)) => {
+            give_back(table, &taken).await;
+            Err(release(table, &claim, FamilyError::Send(reason)).await)
+        }
+        Err(SendError::Configuration(reason)) => {
+            give_back(table, &taken).await;
+            Err(release(table, &claim, FamilyError::Configuration(reason)).await)
+        }
+    }
+}
+
+/// Finishes the claimed record; if that fails, releases the claim so that Lambda's retry can
+/// claim it again at once.
+async fn finish(
+    table: &SessionsTable,
+    claim: &Claim,
+    state: DeliveryState,
+    message_id: Option<&str>,
+    reason: Option<&str>,
+) -> Result<(), FamilyError> {
+    match table
+        .finish_delivery(claim, state, message_id, reason)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) => Err(release(table, claim, e.into()).await),
+    }
+}
+
+/// Releases the claim (best effort: if the table is down too, the lease runs out by itself)
+/// and returns `error`.
+async fn release(table: &SessionsTable, claim: &Claim, error: FamilyError) -> FamilyError {
+    let _ = table.release_claim(claim).await;
+    error
+}
+
+/// Uncounts a message that was not sent (best effort: a count left behind only makes a limit
+/// stricter for the rest of the hour).
+async fn give_back(table: &SessionsTable, taken: &[Taken]) {
+    for t in taken {
+        let _ = table.give_back(t).await;
     }
 }
 

@@ -11,9 +11,10 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
 use crate::callback::Family;
+use crate::config::{ConfigError, process_env};
 use crate::envelope::Envelope;
 use crate::metrics::TARGET;
-use crate::store::StoreError;
+use crate::store::{SessionsTable, StoreError};
 
 /// A family function's handler, as [`run`] serves it.
 pub trait Handler {
@@ -41,6 +42,13 @@ pub enum FamilyError {
     /// SNS or SES failed in a way worth retrying.
     #[error("sending failed, will retry: {0}")]
     Send(String),
+    /// SNS or SES refused the send for the deployment's sake: fixed by the operator, then
+    /// redriven from the dead-letter queue.
+    #[error("the deployment cannot send: {0}")]
+    Configuration(String),
+    /// An earlier attempt of this envelope still holds its delivery claim.
+    #[error("an earlier attempt of this envelope holds its delivery; will retry")]
+    ClaimHeld,
 }
 
 impl FamilyError {
@@ -51,6 +59,8 @@ impl FamilyError {
             FamilyError::Invalid(_) => "invalid",
             FamilyError::Store(_) => "store",
             FamilyError::Send(_) => "send",
+            FamilyError::Configuration(_) => "configuration",
+            FamilyError::ClaimHeld => "claim-held",
         }
     }
 }
@@ -59,6 +69,11 @@ impl FamilyError {
 pub async fn start() -> aws_config::SdkConfig {
     crate::logging::init();
     crate::aws::load_config().await
+}
+
+/// The sessions table as the environment names it (`SESSIONS_TABLE`, `RECORD_RETENTION_DAYS`).
+pub fn sessions_table(aws: &aws_config::SdkConfig) -> Result<SessionsTable, ConfigError> {
+    SessionsTable::from_lookup(aws_sdk_dynamodb::Client::new(aws), &process_env)
 }
 
 /// Serves the family's invocations until the runtime stops: each payload is [`decode`]d, handed

@@ -47,6 +47,10 @@ pub enum Problem {
     HostNotAllowed,
     #[error("carries a session_token that does not match sessionId")]
     TokenMismatch,
+    #[error("carries session_token more than once")]
+    TokenRepeated,
+    #[error("carries a session_token in its fragment")]
+    TokenInFragment,
 }
 
 /// Generates the serde glue for a string newtype whose `parse` enforces its rule, so data read
@@ -417,16 +421,23 @@ impl fmt::Debug for Operator {
 /// the host check sees is the host the recipient's phone opens. Which hosts are allowed, and
 /// that its `session_token` is the session's, is checked against the deployment's
 /// [`crate::LinkPolicy`] when the callback is accepted.
+///
+/// After those checks the link is read again with a real URL parser (the `url` crate, as a
+/// browser and a server read it): the host compared is the parser's normalised host, and the
+/// `session_token` is the query's one, its name and value percent-decoded. A link with the
+/// token twice, or with one in its fragment (where a single-page app may read it), is refused:
+/// which copy wins is the reader's guess.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionLink {
     raw: String,
-    /// `raw[8..host_end]` is the host.
-    host_end: usize,
+    /// The host as the URL parser normalises it (lower case).
+    host: String,
+    /// The query's `session_token`, decoded, when it has one.
+    token: Option<String>,
 }
 
 impl SessionLink {
     pub const MAX_BYTES: usize = 2048;
-    const PREFIX: usize = "https://".len();
 
     pub fn parse(raw: &str) -> Result<Self, Problem> {
         if raw.is_empty() {
@@ -475,9 +486,29 @@ impl SessionLink {
         if !valid_url_tail(&rest[host_len..]) {
             return Err(Problem::NotAUrl);
         }
+        let url = url::Url::parse(raw).map_err(|_| Problem::NotAUrl)?;
+        let parsed_host = url.host_str().ok_or(Problem::NotAUrl)?;
+        if !parsed_host.eq_ignore_ascii_case(host) {
+            // The parser read another host than the checks did: refuse rather than guess.
+            return Err(Problem::NotAUrl);
+        }
+        let mut tokens = url
+            .query_pairs()
+            .filter(|(name, _)| name == "session_token")
+            .map(|(_, value)| value.into_owned());
+        let token = tokens.next();
+        if tokens.next().is_some() {
+            return Err(Problem::TokenRepeated);
+        }
+        let fragment = url.fragment().unwrap_or_default();
+        let decoded = percent_decode(fragment);
+        if decoded.contains("session_token") {
+            return Err(Problem::TokenInFragment);
+        }
         Ok(Self {
             raw: raw.to_owned(),
-            host_end: Self::PREFIX + host_len,
+            host: parsed_host.to_owned(),
+            token,
         })
     }
 
@@ -486,22 +517,24 @@ impl SessionLink {
         &self.raw
     }
 
-    /// The host as received; compare it ignoring ASCII case.
+    /// The host, normalised (lower case).
     pub fn host(&self) -> &str {
-        &self.raw[Self::PREFIX..self.host_end]
+        &self.host
     }
 
-    /// Whether every `session_token` the link carries (often none) equals `token`.
+    /// Whether the `session_token` the link carries (often none) equals `token`.
     pub fn tokens_match(&self, token: &str) -> bool {
-        let tail = &self.raw[self.host_end..];
-        let query = tail
-            .split_once('?')
-            .map_or("", |(_, q)| q.split_once('#').map_or(q, |(q, _)| q));
-        query
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .all(|(k, v)| k != "session_token" || v == token)
+        self.token.as_deref().is_none_or(|t| t == token)
     }
+}
+
+/// `text` with its `%XX` escapes decoded, and `+` as a space, as a query or fragment reader
+/// would see it.
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(text.as_bytes())
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// RFC 3986 scheme: a letter, then letters, digits, `+`, `-` or `.`.
@@ -538,7 +571,7 @@ string_newtype!(@serde SessionLink);
 impl fmt::Debug for SessionLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The query holds the session token.
-        write!(f, "SessionLink(https://{}/..)", self.host())
+        write!(f, "SessionLink(https://{}/..)", self.host)
     }
 }
 

@@ -8,6 +8,7 @@
 // Values and their rules.
 pub mod callback; //     the callback types, one table
 pub mod config; //       reading settings from the environment
+pub mod countries; //    where SMS may go: real ITU calling codes, non-geographic ones by name
 pub mod envelope;
 pub mod error; //        why a request was refused, one type per HTTP status
 pub mod fields; //       validated field types (phone, address, session id, link, ...)

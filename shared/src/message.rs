@@ -114,15 +114,71 @@ pub struct Delivery {
     pub kind: Kind,
     /// `delivery#<key>`: a hash of what makes two callbacks the same message.
     pub key: String,
-    /// A one-way tag of the recipient, for the hourly limit.
-    pub recipient_tag: String,
     /// What the record and the logs show of the recipient.
     pub masked_recipient: String,
     /// A reason to record the delivery `suppressed` before anything else, e.g. a country
     /// outside the allowed list.
     pub suppress: Option<&'static str>,
-    /// At most this many deliveries to the recipient per hour.
-    pub hourly_limit: u32,
+    /// The hourly limits the message counts against, in the order they are taken: the
+    /// recipients', then the session's, then the deployment's.
+    pub limits: Vec<Limit>,
+}
+
+/// One hourly limit a message counts against: at most `per_hour` messages of `scope` in any
+/// 60 minutes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    /// What is counted: a recipient's one-way tag, a session's, or the deployment's budget.
+    pub scope: String,
+    pub per_hour: u32,
+    pub over: OverLimit,
+}
+
+/// What happens to a message over one of its limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverLimit {
+    /// It is not sent, and recorded `suppressed` with this reason.
+    Suppress(&'static str),
+    /// It is sent without the Cc address at this index.
+    DropCc(usize),
+}
+
+impl Limit {
+    /// A recipient's limit: `channel` and the address or number, hashed, so the table holds no
+    /// recipient in clear.
+    pub fn recipient(channel: Channel, recipient: &str, per_hour: u32, over: OverLimit) -> Self {
+        Self {
+            scope: format!(
+                "{}#{}",
+                channel.name(),
+                digest_key(&[channel.name(), recipient])
+            ),
+            per_hour,
+            over,
+        }
+    }
+
+    /// A session's limit on a channel, whatever the recipients.
+    pub fn session(channel: Channel, session: &str, per_hour: u32) -> Self {
+        Self {
+            scope: format!(
+                "{}-session#{}",
+                channel.name(),
+                digest_key(&["session", session])
+            ),
+            per_hour,
+            over: OverLimit::Suppress("session-rate-limited"),
+        }
+    }
+
+    /// The deployment's budget on a channel, across every recipient and session.
+    pub fn budget(channel: Channel, per_hour: u32) -> Self {
+        Self {
+            scope: format!("{}-budget", channel.name()),
+            per_hour,
+            over: OverLimit::Suppress("budget-exhausted"),
+        }
+    }
 }
 
 /// The hex SHA-256 of `parts`, NUL-separated (no validated field holds a NUL), cut to 128 bits.

@@ -108,24 +108,41 @@ impl Limits {
     }
 }
 
-/// The k-th message to a recipient within an hour costs k conditional writes (one per slot
-/// tried), so the limit is kept small: 1 to 100.
+/// The most a per-recipient or per-session hourly limit may allow: more to one person or one
+/// session in an hour is abuse, not verification.
 pub const MAX_HOURLY_LIMIT: u32 = 100;
+/// The most a deployment's hourly budget may allow.
+pub const MAX_HOURLY_BUDGET: u32 = 100_000;
 
-/// Reads a per-recipient hourly limit.
+/// Reads a per-recipient or per-session hourly limit: 1 to [`MAX_HOURLY_LIMIT`].
 pub fn hourly_limit(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: u32,
 ) -> Result<u32, ConfigError> {
+    bounded(lookup, name, default, MAX_HOURLY_LIMIT)
+}
+
+/// Reads a deployment's hourly budget: 1 to [`MAX_HOURLY_BUDGET`].
+pub fn hourly_budget(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    bounded(lookup, name, default, MAX_HOURLY_BUDGET)
+}
+
+fn bounded(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+    max: u32,
+) -> Result<u32, ConfigError> {
     let limit = setting(lookup, name, default)?;
-    if (1..=MAX_HOURLY_LIMIT).contains(&limit) {
+    if (1..=max).contains(&limit) {
         Ok(limit)
     } else {
-        Err(ConfigError::new(
-            name,
-            format!("must be 1 to {MAX_HOURLY_LIMIT}"),
-        ))
+        Err(ConfigError::new(name, format!("must be 1 to {max}")))
     }
 }
 
@@ -219,8 +236,10 @@ mod tests {
             Problem::TokenMismatch
         );
         assert_eq!(
-            problem("https://widget.identomat.com/?session_token=abc123&session_token=other"),
-            Problem::TokenMismatch
+            SessionLink::parse(
+                "https://widget.identomat.com/?session_token=abc123&session_token=other"
+            ),
+            Err(Problem::TokenRepeated)
         );
     }
 }

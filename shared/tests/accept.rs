@@ -675,6 +675,28 @@ fn session_link_rules() {
             format!("https://widget.identomat.com/?session_token={token}\n"),
             Problem::NotAUrl,
         ),
+        // Read as a browser and a server read it: decoded names, one token, none in the
+        // fragment, the host as the parser normalises it.
+        (
+            format!("https://widget.identomat.com/?session%5Ftoken=someone-else&x={token}"),
+            Problem::TokenMismatch,
+        ),
+        (
+            format!("https://widget.identomat.com/?session_token={token}&session_token={token}"),
+            Problem::TokenRepeated,
+        ),
+        (
+            format!("https://widget.identomat.com/?session_token={token}#session_token=other"),
+            Problem::TokenInFragment,
+        ),
+        (
+            format!("https://widget.identomat.com/#/verify?session%5ftoken={token}"),
+            Problem::TokenInFragment,
+        ),
+        (
+            format!("https://widget%2Eidentomat.com/?session_token={token}"),
+            Problem::NotAUrl,
+        ),
         ("widget.identomat.com".to_owned(), Problem::NotAUrl),
         (String::new(), Problem::Empty),
     ];

@@ -6,12 +6,13 @@ use std::time::Instant;
 
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 use base64::Engine;
-use shared::aws::Classified;
 use shared::config::{ConfigError, optional};
 use shared::delivery::{SendError, deliver, log_delivery};
 use shared::family::{FamilyError, Handler, misrouted};
 use shared::fields::EmailAddress;
-use shared::message::{Channel, Delivery, DeliveryOutcome, DeliveryRules, Kind, digest_key};
+use shared::message::{
+    Channel, Delivery, DeliveryOutcome, DeliveryRules, Kind, Limit, OverLimit, digest_key,
+};
 use shared::policy::hourly_limit;
 use shared::redact::mask_email;
 use shared::{Callback, Envelope, Family, SessionsTable};
@@ -24,8 +25,11 @@ pub struct EmailConfig {
     pub from_name: Option<String>,
     /// `SES_CONFIGURATION_SET`: for event publishing (bounces, complaints).
     pub configuration_set: Option<String>,
-    /// `EMAIL_RATE_LIMIT_PER_HOUR` (10): e-mails per address per hour.
+    /// `EMAIL_RATE_LIMIT_PER_HOUR` (10): e-mails per address, To or Cc, in any 60 minutes.
     pub rate_limit_per_hour: u32,
+    /// `EMAIL_PER_SESSION_PER_HOUR` (10): e-mails per session in any 60 minutes, whatever the
+    /// addresses.
+    pub per_session_per_hour: u32,
     pub rules: DeliveryRules,
 }
 
@@ -54,6 +58,7 @@ impl EmailConfig {
             from_name,
             configuration_set,
             rate_limit_per_hour: hourly_limit(lookup, "EMAIL_RATE_LIMIT_PER_HOUR", 10)?,
+            per_session_per_hour: hourly_limit(lookup, "EMAIL_PER_SESSION_PER_HOUR", 10)?,
             rules: DeliveryRules::from_lookup(lookup)?,
         })
     }
@@ -188,32 +193,60 @@ impl EmailFamily {
                 &email.subject,
                 &email.text,
             ]),
-            recipient_tag: digest_key(&["email", &to]),
             masked_recipient: masked.clone(),
             suppress: None,
-            hourly_limit: self.config.rate_limit_per_hour,
+            limits: self.limits(&email, &to, session),
         };
-        let result = deliver(&self.table, &self.config.rules, envelope, &delivery, || {
-            self.send(&email)
-        })
+        let result = deliver(
+            &self.table,
+            &self.config.rules,
+            envelope,
+            &delivery,
+            |left_out| self.send(&email, left_out),
+        )
         .await;
         log_delivery(Family::Email, envelope, &masked, result, started)
     }
 
-    async fn send(&self, email: &Email) -> Result<String, SendError> {
+    /// The To address's limit, each Cc address's (over it, the e-mail goes without that Cc),
+    /// then the session's.
+    fn limits(&self, email: &Email, to: &str, session: &str) -> Vec<Limit> {
+        let per_address = self.config.rate_limit_per_hour;
+        let mut limits = vec![Limit::recipient(
+            Channel::Email,
+            to,
+            per_address,
+            OverLimit::Suppress("rate-limited"),
+        )];
+        limits.extend(email.cc.iter().enumerate().map(|(i, cc)| {
+            let cc = cc.as_str().to_ascii_lowercase();
+            Limit::recipient(Channel::Email, &cc, per_address, OverLimit::DropCc(i))
+        }));
+        limits.push(Limit::session(
+            Channel::Email,
+            session,
+            self.config.per_session_per_hour,
+        ));
+        limits
+    }
+
+    async fn send(&self, email: &Email, left_out: Vec<usize>) -> Result<String, SendError> {
         let content = |text: &str| {
             Content::builder()
                 .data(text)
                 .charset("UTF-8")
                 .build()
-                .map_err(|e| SendError::Permanent(e.to_string()))
+                .map_err(|e| SendError::Configuration(e.to_string()))
         };
         let destination = Destination::builder()
             .to_addresses(email.to.as_str())
-            .set_cc_addresses(
-                (!email.cc.is_empty())
-                    .then(|| email.cc.iter().map(|a| a.as_str().to_owned()).collect()),
-            )
+            .set_cc_addresses({
+                let cc: Vec<String> = (email.cc.iter().enumerate())
+                    .filter(|(i, _)| !left_out.contains(i))
+                    .map(|(_, a)| a.as_str().to_owned())
+                    .collect();
+                (!cc.is_empty()).then_some(cc)
+            })
             .build();
         let message = Message::builder()
             .subject(content(&email.subject)?)

@@ -40,6 +40,8 @@ pub enum KeySetting {
 pub struct IngressConfig {
     pub functions: FamilyFunctions,
     pub sessions_table: String,
+    /// `RECORD_RETENTION_DAYS`: how long a stored unknown callback is kept.
+    pub record_retention: std::time::Duration,
     pub keys: KeySetting,
     pub links: LinkPolicy,
     pub limits: Limits,
@@ -62,6 +64,7 @@ impl IngressConfig {
                 video_call: required(lookup, "VIDEO_CALL_FUNCTION_NAME")?,
             },
             sessions_table: required(lookup, "SESSIONS_TABLE")?,
+            record_retention: shared::store::retention(lookup)?,
             keys,
             links: LinkPolicy::from_lookup(lookup)?,
             limits: Limits::from_lookup(lookup)?,

@@ -75,9 +75,22 @@ impl KeyRing {
                     cache.next_read = Instant::now() + self.refresh;
                 }
                 Err(e) => {
-                    // Keep serving the last good keys; try again soon.
-                    tracing::warn!(outcome = "secret-read-failed", error = %e);
-                    cache.last_error = Some(e);
+                    // Keep serving the last good keys; try again soon. A secret that reads but
+                    // holds no usable key is an operator's mistake: counted, for its alarm.
+                    match &e {
+                        SecretError::Invalid(_) => tracing::error!(
+                            target: shared::metrics::TARGET,
+                            function = "ingress",
+                            outcome = "keys-invalid",
+                            kept = cache.keys.is_some(),
+                            error = %e,
+                            "callback key secret"
+                        ),
+                        SecretError::Unreadable(_) => {
+                            tracing::warn!(outcome = "secret-read-failed", error = %e)
+                        }
+                    }
+                    cache.last_error = Some(e.to_string());
                     cache.next_read = Instant::now() + RETRY.min(self.refresh);
                 }
             }
@@ -89,21 +102,31 @@ impl KeyRing {
     }
 }
 
-/// A secret in the wrong format is a configuration error, not a passing one: it yields no key,
-/// so every callback is refused until it is fixed.
+/// Why the secret gave no keys.
+#[derive(Debug, Clone, thiserror::Error)]
+enum SecretError {
+    #[error("the secret could not be read: {0}")]
+    Unreadable(String),
+    /// Read, but malformed or empty: it must never replace working keys, or one bad
+    /// `put-secret-value` would lock every callback out.
+    #[error("the secret holds no usable key: {0}")]
+    Invalid(String),
+}
+
 async fn read_secret(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
-) -> Result<CallbackKeys, String> {
+) -> Result<CallbackKeys, SecretError> {
     let out = client
         .get_secret_value()
         .secret_id(secret_id)
         .send()
         .await
-        .map_err(|e| shared::aws::describe(&e))?;
+        .map_err(|e| SecretError::Unreadable(shared::aws::describe(&e)))?;
     let text = out.secret_string().unwrap_or_default();
-    Ok(CallbackKeys::from_secret(text).unwrap_or_else(|e| {
-        tracing::error!(outcome = "configuration-error", error = %e);
-        CallbackKeys::new(None, None)
-    }))
+    match CallbackKeys::from_secret(text) {
+        Ok(keys) if keys.is_configured() => Ok(keys),
+        Ok(_) => Err(SecretError::Invalid("it is empty".into())),
+        Err(e) => Err(SecretError::Invalid(e.to_string())),
+    }
 }

@@ -33,7 +33,8 @@ impl Ingress {
             links: config.links,
             limits: config.limits,
             handoff: HandOff::new(aws_sdk_lambda::Client::new(aws), config.functions),
-            table: SessionsTable::new(aws_sdk_dynamodb::Client::new(aws), config.sessions_table),
+            table: SessionsTable::new(aws_sdk_dynamodb::Client::new(aws), config.sessions_table)
+                .with_retention(config.record_retention),
         }
     }
 }

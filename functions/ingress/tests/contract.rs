@@ -221,8 +221,19 @@ async fn unknown_type_is_stored_and_accepted() {
         payload,
         json!({"type": "document-expired", "sessionId": "ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp", "documentId": 7})
     );
+    let in_a_year = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 365 * 24 * 3600;
     for item in &items {
         assert!(!format!("{item:?}").contains(KEY));
+        // Kept for RECORD_RETENTION_DAYS (365 by default), then deleted by the table's TTL.
+        let expires: u64 = item["expiresAt"].as_n().unwrap().parse().unwrap();
+        assert!(
+            expires.abs_diff(in_a_year) < 120,
+            "{expires} vs {in_a_year}"
+        );
     }
 }
 

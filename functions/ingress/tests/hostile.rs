@@ -82,6 +82,10 @@ fn cases() -> Vec<(&'static str, Vec<u8>, u16)> {
         ("link to an IP address", link("https://198.51.100.7/?session_token={t}"), 422),
         ("link with a backslash", link("https://evil.example\\@widget.identomat.com/?session_token={t}"), 422),
         ("link to a look-alike domain", link("https://widget.identomat.com.evil.example/?session_token={t}"), 422),
+        ("link with an encoded token name", link("https://widget.identomat.com/?session%5Ftoken=OTHER&x={t}"), 422),
+        ("link with the token twice", link("https://widget.identomat.com/?session_token={t}&session_token=OTHER"), 422),
+        ("link with a token in the fragment", link("https://widget.identomat.com/?session_token={t}#session_token=OTHER"), 422),
+        ("link with an encoded dot in the host", link("https://widget%2Eidentomat.com/?session_token={t}"), 422),
         ("link with another token", link("https://widget.identomat.com/?session_token=stolen"), 422),
         ("link with a line break", link("https://widget.identomat.com/?session_token={t}\r\nX: y"), 422),
         // Headers.

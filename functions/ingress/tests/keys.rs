@@ -134,13 +134,41 @@ async fn last_good_keys_survive_a_failed_read() {
 }
 
 #[tokio::test]
-async fn a_malformed_secret_refuses_everything() {
+async fn a_cold_start_with_only_a_bad_secret_answers_503() {
+    // Identomat retries a 503, not a 401: once the secret is fixed, nothing was lost.
+    for bad in [r#"{"curent": "typo"}"#, "{}", r#"{"current": ""}"#] {
+        let moto = Moto::start().await;
+        let client = secrets(&moto).await;
+        create_secret(&client, bad).await;
+        let stack = Stack::start(source(&client)).await;
+        assert_eq!(
+            stack.post(&sample("session-change")).await.status(),
+            503,
+            "{bad:?}"
+        );
+        let typo = br#"{"callbackApiKey":"typo","type":"session-change","sessionId":"a","result":"APPROVED"}"#;
+        assert_eq!(stack.post(typo).await.status(), 503, "{bad:?}");
+        assert!(stack.lambda.invocations().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_bad_secret_never_replaces_the_last_good_keys() {
     let moto = Moto::start().await;
     let client = secrets(&moto).await;
-    create_secret(&client, r#"{"curent": "typo"}"#).await;
-    let stack = Stack::start(source(&client)).await;
-    assert_eq!(stack.post(&sample("session-change")).await.status(), 401);
-    let typo =
-        br#"{"callbackApiKey":"typo","type":"session-change","sessionId":"a","result":"APPROVED"}"#;
-    assert_eq!(stack.post(typo).await.status(), 401);
+    create_secret(&client, "good-key-123456").await;
+    let ring = KeyRing::load(source(&client), Duration::ZERO).await;
+    for bad in [
+        r#"{"curent": "typo"}"#,
+        "{}",
+        r#"{"current": "", "previous": "x"}"#,
+    ] {
+        put_secret(&client, bad).await;
+        let keys = ring.keys().await.expect("the last good keys");
+        assert_eq!(verify(&keys, "good-key-123456"), Ok(()), "{bad:?}");
+    }
+    // A good secret again is taken at once.
+    put_secret(&client, "fixed-key-654321").await;
+    let keys = ring.keys().await.expect("readable");
+    assert_eq!(verify(&keys, "fixed-key-654321"), Ok(()));
 }

@@ -84,3 +84,41 @@ async fn one_log_line_per_request_without_secrets() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_bad_secret_is_counted_for_its_alarm() {
+    use ingress::keys::{KeyRing, KeySource};
+    let logs = Captured::default();
+    let _guard = logs.install();
+    let moto = testkit::Moto::start().await;
+    let client = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await);
+    let secret = |value: &str| {
+        client
+            .put_secret_value()
+            .secret_id("keys")
+            .secret_string(value)
+    };
+    client
+        .create_secret()
+        .name("keys")
+        .secret_string("good-key-123456")
+        .send()
+        .await
+        .unwrap();
+    let source = KeySource::Secret {
+        client: client.clone(),
+        secret_id: "keys".into(),
+    };
+    let ring = KeyRing::load(source, std::time::Duration::ZERO).await;
+    secret(r#"{"curent": "typo"}"#).send().await.unwrap();
+    assert!(ring.keys().await.is_ok());
+    let counted: Vec<Value> = logs
+        .lines()
+        .into_iter()
+        .filter(|l| l["outcome"] == "keys-invalid")
+        .collect();
+    assert_eq!(counted.len(), 1, "{}", logs.text());
+    assert_eq!(counted[0]["KeysInvalid"], 1);
+    assert_eq!(counted[0]["kept"], true);
+    assert!(!logs.text().contains("good-key-123456"));
+}

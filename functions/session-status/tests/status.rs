@@ -264,3 +264,37 @@ async fn a_misrouted_callback_is_an_error() {
         Err(FamilyError::Misrouted(_))
     ));
 }
+
+#[tokio::test]
+async fn status_and_video_records_expire_after_the_retention_chosen() {
+    let moto = Moto::start().await;
+    let week = std::time::Duration::from_secs(7 * 24 * 3600);
+    let table = table(&moto).await.with_retention(week);
+    let now = Timestamp::now().unix_millis() / 1000;
+    let e = envelope(
+        "kept-a-week",
+        "APPROVED",
+        Timestamp::now().unix_millis(),
+        "r1",
+    );
+    session_status::handle(&table, &e).await.unwrap();
+    let Callback::VideoCallStatus(video) = sample("video-call-status-update-available") else {
+        panic!("a video sample");
+    };
+    table
+        .record_video_status(&video, "r2", Timestamp::now())
+        .await
+        .unwrap();
+    let aws = moto.sdk_config().await;
+    let mut items = testkit::query_session(&aws, TABLE, "kept-a-week").await;
+    items.extend(testkit::query_session(&aws, TABLE, video.session_id.as_str()).await);
+    assert_eq!(items.len(), 2);
+    for item in items {
+        let expires: u64 = item["expiresAt"].as_n().unwrap().parse().unwrap();
+        assert!(
+            expires.abs_diff(now + week.as_secs()) < 120,
+            "{}: {expires}",
+            s(&item, "record")
+        );
+    }
+}

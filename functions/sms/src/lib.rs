@@ -4,15 +4,16 @@
 use std::time::Instant;
 
 use aws_sdk_sns::types::MessageAttributeValue;
-use shared::aws::Classified;
 use shared::config::{ConfigError, optional};
+use shared::countries::SmsCountries;
 use shared::delivery::{SendError, deliver, log_delivery};
 use shared::family::{FamilyError, Handler, misrouted};
 use shared::fields::{PhoneNumber, SmsText};
 use shared::message::{
-    Channel, Delivery, DeliveryOutcome, DeliveryRules, DeliveryState, Kind, digest_key,
+    Channel, Delivery, DeliveryOutcome, DeliveryRules, DeliveryState, Kind, Limit, OverLimit,
+    digest_key,
 };
-use shared::policy::hourly_limit;
+use shared::policy::{hourly_budget, hourly_limit};
 use shared::redact::mask_phone;
 use shared::{Callback, Envelope, Family, SessionsTable};
 
@@ -24,10 +25,15 @@ pub struct SmsConfig {
     pub origination_number: Option<PhoneNumber>,
     /// `SMS_MAX_PRICE_USD`: the most one SMS may cost, e.g. `0.50`.
     pub max_price_usd: Option<String>,
-    /// `SMS_ALLOWED_COUNTRY_CODES`: calling codes, e.g. `995,380`; empty allows every country.
-    pub allowed_country_codes: Vec<String>,
-    /// `SMS_RATE_LIMIT_PER_HOUR` (5): SMS per phone number per hour.
+    /// `SMS_ALLOWED_COUNTRY_CODES` (required): calling codes, e.g. `995,380`, or `*` for every
+    /// country; non-geographic ranges only by their own code.
+    pub countries: SmsCountries,
+    /// `SMS_RATE_LIMIT_PER_HOUR` (5): SMS per phone number in any 60 minutes.
     pub rate_limit_per_hour: u32,
+    /// `SMS_PER_SESSION_PER_HOUR` (5): SMS per session in any 60 minutes, whatever the numbers.
+    pub per_session_per_hour: u32,
+    /// `SMS_MAX_PER_HOUR` (200): SMS of the whole deployment in any 60 minutes.
+    pub max_per_hour: u32,
     pub rules: DeliveryRules,
 }
 
@@ -59,44 +65,22 @@ impl SmsConfig {
                 ));
             }
         }
-        let allowed_country_codes: Vec<String> = optional("SMS_ALLOWED_COUNTRY_CODES")
-            .map(|v| {
-                v.split(',')
-                    .map(|c| c.trim().trim_start_matches('+').to_owned())
-                    .filter(|c| !c.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let code_ok = |c: &String| {
-            (1..=3).contains(&c.len())
-                && c.bytes().all(|b| b.is_ascii_digit())
-                && !c.starts_with('0')
-        };
-        if !allowed_country_codes.iter().all(code_ok) {
-            return Err(ConfigError::new(
-                "SMS_ALLOWED_COUNTRY_CODES",
-                "must be calling codes like 995,380",
-            ));
-        }
         Ok(Self {
             sender_id,
             origination_number,
             max_price_usd,
-            allowed_country_codes,
+            countries: SmsCountries::from_lookup(lookup)?,
             rate_limit_per_hour: hourly_limit(lookup, "SMS_RATE_LIMIT_PER_HOUR", 5)?,
+            per_session_per_hour: hourly_limit(lookup, "SMS_PER_SESSION_PER_HOUR", 5)?,
+            max_per_hour: hourly_budget(lookup, "SMS_MAX_PER_HOUR", DEFAULT_MAX_PER_HOUR)?,
             rules: DeliveryRules::from_lookup(lookup)?,
         })
     }
-
-    /// Calling codes are prefix-free, so a prefix match is exact.
-    fn country_allowed(&self, phone: &PhoneNumber) -> bool {
-        self.allowed_country_codes.is_empty()
-            || self
-                .allowed_country_codes
-                .iter()
-                .any(|c| phone.digits().starts_with(c.as_str()))
-    }
 }
+
+/// The deployment's SMS budget when `SMS_MAX_PER_HOUR` is unset (the template's default too):
+/// far above a company's verification traffic, a bounded bill for a night of pumping.
+pub const DEFAULT_MAX_PER_HOUR: u32 = 200;
 
 /// The SMS a callback asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,10 +152,18 @@ impl SmsFamily {
                 sms.to.as_str(),
                 &sms.message,
             ]),
-            recipient_tag: digest_key(&["sms", sms.to.as_str()]),
             masked_recipient: masked.clone(),
-            suppress: (!self.config.country_allowed(&sms.to)).then_some("country-not-allowed"),
-            hourly_limit: self.config.rate_limit_per_hour,
+            suppress: (!self.config.countries.allows(&sms.to)).then_some("country-not-allowed"),
+            limits: vec![
+                Limit::recipient(
+                    Channel::Sms,
+                    sms.to.as_str(),
+                    self.config.rate_limit_per_hour,
+                    OverLimit::Suppress("rate-limited"),
+                ),
+                Limit::session(Channel::Sms, session, self.config.per_session_per_hour),
+                Limit::budget(Channel::Sms, self.config.max_per_hour),
+            ],
         };
         let result = if sms.message.len() > SmsText::MAX_BYTES {
             // The link made it too long for one SMS message: no retry can fix that.
@@ -186,7 +178,7 @@ impl SmsFamily {
                 .map(|()| (DeliveryOutcome::Failed, Some("message-too-long".to_owned())))
                 .map_err(FamilyError::from)
         } else {
-            deliver(&self.table, &self.config.rules, envelope, &delivery, || {
+            deliver(&self.table, &self.config.rules, envelope, &delivery, |_| {
                 self.publish(&sms)
             })
             .await
@@ -220,7 +212,8 @@ impl SmsFamily {
         ];
         for (name, value) in attributes {
             if let Some(value) = value {
-                let value = attribute(value).map_err(|e| SendError::Permanent(e.to_string()))?;
+                let value =
+                    attribute(value).map_err(|e| SendError::Configuration(e.to_string()))?;
                 request = request.message_attributes(name, value);
             }
         }
@@ -291,21 +284,48 @@ mod tests {
             _ => None,
         };
         let config = SmsConfig::from_lookup(&env).unwrap();
-        assert_eq!(config.allowed_country_codes, ["995", "380"]);
-        assert_eq!(config.rate_limit_per_hour, 5);
-        assert!(config.country_allowed(&PhoneNumber::parse("+380501234567").unwrap()));
-        assert!(!config.country_allowed(&PhoneNumber::parse("+12025550100").unwrap()));
+        assert_eq!(
+            (
+                config.rate_limit_per_hour,
+                config.per_session_per_hour,
+                config.max_per_hour
+            ),
+            (5, 5, DEFAULT_MAX_PER_HOUR)
+        );
+        assert!(
+            config
+                .countries
+                .allows(&PhoneNumber::parse("+380501234567").unwrap())
+        );
+        assert!(
+            !config
+                .countries
+                .allows(&PhoneNumber::parse("+12025550100").unwrap())
+        );
+        // Where SMS may go is the operator's choice: no default.
+        let unset = |_: &str| None;
+        assert_eq!(
+            SmsConfig::from_lookup(&unset).unwrap_err().name,
+            "SMS_ALLOWED_COUNTRY_CODES"
+        );
         for (name, bad) in [
             ("SMS_SENDER_ID", "Acme Corporation"),
             ("SMS_SENDER_ID", "12345"),
             ("SMS_ORIGINATION_NUMBER", "555-0100"),
             ("SMS_MAX_PRICE_USD", "-1"),
             ("SMS_ALLOWED_COUNTRY_CODES", "georgia"),
+            ("SMS_ALLOWED_COUNTRY_CODES", "88"),
+            ("SMS_PER_SESSION_PER_HOUR", "0"),
+            ("SMS_MAX_PER_HOUR", "1000000"),
             ("SMS_RATE_LIMIT_PER_HOUR", "many"),
             ("SMS_RATE_LIMIT_PER_HOUR", "0"),
             ("SMS_RATE_LIMIT_PER_HOUR", "101"),
         ] {
-            let env = |n: &str| (n == name).then(|| bad.to_owned());
+            let env = |n: &str| match n {
+                n if n == name => Some(bad.to_owned()),
+                "SMS_ALLOWED_COUNTRY_CODES" => Some("*".to_owned()),
+                _ => None,
+            };
             assert_eq!(
                 SmsConfig::from_lookup(&env).unwrap_err().name,
                 name,

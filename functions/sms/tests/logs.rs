@@ -15,7 +15,7 @@ async fn one_line_per_outcome_with_masked_values() {
     let family = SmsFamily {
         sns: aws_sdk_sns::Client::new(&aws),
         table: SessionsTable::new(aws_sdk_dynamodb::Client::new(&aws), "sessions"),
-        config: SmsConfig::from_lookup(&|_| None).expect("the defaults"),
+        config: SmsConfig::from_lookup(&testkit::required_settings).expect("the defaults"),
     };
     let envelope = testkit::samples::envelope("share-session-link-via-sms", "req-1");
     family.handle(&envelope).await.unwrap();

@@ -1,23 +1,23 @@
 //! SMS through moto's SNS: the reference samples, once, fresh, limits, faults.
 
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use shared::callback::SmsOneTimePassword;
+use shared::countries::SmsCountries;
 use shared::family::FamilyError;
 use shared::fields::{PhoneNumber, SessionId, SmsText};
 use shared::message::DeliveryOutcome;
 use shared::{Callback, Envelope, SessionsTable, Timestamp};
 use sms::{SmsConfig, SmsFamily};
 use testkit::samples::callback as sample;
+use testkit::text as s;
 use testkit::{FaultyEndpoint, Moto, query_error};
-use testkit::{Item, text as s};
 
 const TABLE: &str = "sessions";
 
 fn config() -> SmsConfig {
-    SmsConfig::from_lookup(&|_| None).expect("the defaults")
+    SmsConfig::from_lookup(&testkit::required_settings).expect("the defaults")
 }
 
 async fn family(moto: &Moto, config: SmsConfig) -> (SmsFamily, SdkConfig) {
@@ -123,12 +123,25 @@ async fn twenty_identical_envelopes_at_once_send_one_sms() {
         let (family, e) = (family.clone(), e.clone());
         tasks.spawn(async move { family.handle(&e).await });
     }
-    let mut outcomes = HashMap::new();
+    let (mut sent, mut waited) = (0, 0);
     while let Some(done) = tasks.join_next().await {
-        *outcomes.entry(done.unwrap().unwrap()).or_insert(0) += 1;
+        match done.unwrap() {
+            Ok(DeliveryOutcome::Sent) => sent += 1,
+            Ok(DeliveryOutcome::Deduplicated) => {}
+            // Copies of one envelope that find its claim held fail, for Lambda to retry: the
+            // same request id could also be an attempt whose claim outlived it.
+            Err(FamilyError::ClaimHeld) => waited += 1,
+            other => panic!("{other:?}"),
+        }
     }
-    assert_eq!(outcomes.get(&DeliveryOutcome::Sent), Some(&1));
-    assert_eq!(outcomes.get(&DeliveryOutcome::Deduplicated), Some(&19));
+    assert_eq!(sent, 1);
+    assert!(waited <= 19);
+    assert_eq!(moto.sms().await.len(), 1);
+    // Their retries find it sent.
+    assert_eq!(
+        family.handle(&e).await.unwrap(),
+        DeliveryOutcome::Deduplicated
+    );
     assert_eq!(moto.sms().await.len(), 1);
 }
 
@@ -149,23 +162,39 @@ async fn the_sixth_sms_to_a_number_within_the_hour_is_suppressed() {
         assert_eq!(family.handle(&e).await.unwrap(), expected, "sms {i}");
     }
     assert_eq!(moto.sms().await.len(), 5);
-    // Another number has its own limit.
+    // Another number has its own limit, but not in the same session, which had its five.
     let other = envelope(otp("+995599000002", "Your code is 2000"), "other");
-    assert_eq!(family.handle(&other).await.unwrap(), DeliveryOutcome::Sent);
-    let suppressed: Vec<Item> = testkit::delivery_records(&aws, TABLE, "session-1")
+    assert_eq!(
+        family.handle(&other).await.unwrap(),
+        DeliveryOutcome::Suppressed
+    );
+    let elsewhere = Callback::SmsOneTimePassword(SmsOneTimePassword {
+        session_id: SessionId::parse("session-2").unwrap(),
+        text: SmsText::parse("Your code is 3000").unwrap(),
+        phone_number: PhoneNumber::parse("+995599000002").unwrap(),
+    });
+    assert_eq!(
+        family
+            .handle(&envelope(elsewhere, "elsewhere"))
+            .await
+            .unwrap(),
+        DeliveryOutcome::Sent
+    );
+    let mut reasons: Vec<String> = testkit::delivery_records(&aws, TABLE, "session-1")
         .await
         .into_iter()
         .filter(|r| s(r, "state") == "suppressed")
+        .map(|r| s(&r, "reason"))
         .collect();
-    assert_eq!(suppressed.len(), 1);
-    assert_eq!(s(&suppressed[0], "reason"), "rate-limited");
+    reasons.sort();
+    assert_eq!(reasons, ["rate-limited", "session-rate-limited"]);
 }
 
 #[tokio::test]
 async fn numbers_outside_the_allowed_countries_are_suppressed() {
     let moto = Moto::start().await;
     let config = SmsConfig {
-        allowed_country_codes: vec!["380".into(), "1".into()],
+        countries: SmsCountries::parse("380,1").unwrap(),
         ..config()
     };
     let (family, aws) = family(&moto, config).await;
@@ -243,8 +272,15 @@ async fn transient_faults_fail_the_invocation_and_the_retry_sends_once() {
 async fn a_permanent_refusal_is_recorded_failed_and_not_retried() {
     let moto = Moto::start().await;
     let (family, aws) = family(&moto, config()).await;
-    let fault =
-        FaultyEndpoint::answering(400, query_error("InvalidParameter"), Duration::ZERO).await;
+    let fault = FaultyEndpoint::answering(
+        400,
+        testkit::query_error_saying(
+            "InvalidParameter",
+            "Invalid parameter: PhoneNumber Reason: +995512345678 is not valid to publish to",
+        ),
+        Duration::ZERO,
+    )
+    .await;
     let refusing = with_sns_at(&family, &aws, &fault.endpoint());
     let e = envelope(otp("+995512345678", "Your code is 7777"), "r1");
     assert_eq!(refusing.handle(&e).await.unwrap(), DeliveryOutcome::Failed);

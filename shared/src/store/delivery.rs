@@ -1,11 +1,13 @@
-//! `delivery#<key>` records (one per SMS or e-mail, doubling as the idempotency record) and the
-//! hourly rate-limit slots of each recipient. Every write is one conditional request: what two
-//! concurrent invocations may race for, only one of them gets.
+//! `delivery#<key>` records: one per SMS or e-mail, doubling as the idempotency record. Every
+//! write is one conditional request: what two concurrent invocations may race for, only one of
+//! them gets.
 
 use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::attr::{Item, expires, millis, n, s};
+use aws_sdk_dynamodb::types::ReturnValue;
+
+use super::attr::{Item, expires, millis, n, number, s};
 use super::{SessionsTable, StoreError, UNKNOWN_SESSION, is_condition_failure};
 use crate::aws::Classified;
 use crate::envelope::Envelope;
@@ -13,9 +15,9 @@ use crate::message::{Delivery, DeliveryRules, DeliveryState};
 use crate::timestamp::Timestamp;
 
 pub const DELIVERY_RECORD_PREFIX: &str = "delivery#";
-/// Delivery records expire (DynamoDB TTL on `expiresAt`) after this long.
+/// Delivery records expire (DynamoDB TTL on `expiresAt`) after this long, or the table's
+/// retention when that is shorter.
 pub const DELIVERY_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
-const HOUR: Duration = Duration::from_secs(3600);
 
 /// A delivery this invocation claimed; only the claimer may finish or release it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,14 +25,25 @@ pub struct Claim {
     session: String,
     record: String,
     claim_id: String,
+    ambiguous_sends: u64,
 }
 
-/// One taken slot of a recipient's hourly limit.
+/// What a claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RateSlot {
-    partition: String,
-    record: String,
-    taken_at: u64,
+pub enum ClaimOutcome {
+    Claimed(Claim),
+    /// Another request sent it, is sending it, or this request finished it: nothing to do.
+    Duplicate,
+    /// An earlier attempt of this request holds an unfinished claim: retry once it lapses.
+    HeldByThisRequest,
+}
+
+impl Claim {
+    /// How many earlier attempts of this delivery may have sent it: their send failed in a way
+    /// that does not say whether the provider took the message (a timeout, a lost answer).
+    pub fn ambiguous_sends(&self) -> u64 {
+        self.ambiguous_sends
+    }
 }
 
 /// The partition of a message's record: its session.
@@ -53,6 +66,7 @@ fn new_claim_id() -> String {
 
 impl SessionsTable {
     fn delivery_item(
+        &self,
         delivery: &Delivery,
         envelope: &Envelope,
         state: DeliveryState,
@@ -75,7 +89,10 @@ impl SessionsTable {
                 "updatedAt".to_owned(),
                 s(Timestamp::from_system_time(now).to_string()),
             ),
-            ("expiresAt".to_owned(), expires(now, DELIVERY_RETENTION)),
+            (
+                "expiresAt".to_owned(),
+                expires(now, DELIVERY_RETENTION.min(self.retention)),
+            ),
         ])
     }
 
@@ -88,22 +105,24 @@ impl SessionsTable {
         state: DeliveryState,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let mut item = Self::delivery_item(delivery, envelope, state, SystemTime::now());
+        let mut item = self.delivery_item(delivery, envelope, state, SystemTime::now());
         item.insert("reason".to_owned(), s(reason));
         self.put_new(item).await
     }
 
-    /// Claims the delivery, or `None` when it is a duplicate: claimed by a live invocation, or
-    /// finished for this request, or finished for an identical callback within the window.
+    /// Claims the delivery. It is a duplicate when another request holds it or finished it
+    /// within the window, or this request finished it; while an earlier attempt of this very
+    /// request still holds it (it died, or failed to release it), the caller must retry later:
+    /// answering "duplicate" then could drop a message that was never sent.
     pub async fn claim_delivery(
         &self,
         delivery: &Delivery,
         envelope: &Envelope,
         rules: &DeliveryRules,
-    ) -> Result<Option<Claim>, StoreError> {
+    ) -> Result<ClaimOutcome, StoreError> {
         let now = SystemTime::now();
         let claim_id = new_claim_id();
-        let mut item = Self::delivery_item(delivery, envelope, DeliveryState::Pending, now);
+        let mut item = self.delivery_item(delivery, envelope, DeliveryState::Pending, now);
         item.insert("claimId".to_owned(), s(&claim_id));
         item.insert("leaseUntil".to_owned(), n(millis(now + rules.claim_lease)));
         let record = format!("{DELIVERY_RECORD_PREFIX}{}", delivery.key);
@@ -127,17 +146,56 @@ impl SessionsTable {
             .expression_attribute_values(":now", n(millis(now)))
             .expression_attribute_values(":windowStart", n(window_start))
             .expression_attribute_values(":requestId", s(&envelope.request_id))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Some(Claim {
-                session: session_of(envelope).to_owned(),
-                record,
-                claim_id,
-            })),
-            Err(e) if is_condition_failure(&e) => Ok(None),
+            Ok(out) => {
+                // Only a claim taken over from an unfinished attempt inherits its count.
+                let old = out.attributes.unwrap_or_default();
+                let unfinished = old.get("state") == Some(&s(DeliveryState::Pending.name()));
+                let ambiguous_sends = match unfinished {
+                    true => number(&old, "ambiguousSends").unwrap_or(0),
+                    false => 0,
+                };
+                Ok(ClaimOutcome::Claimed(Claim {
+                    session: session_of(envelope).to_owned(),
+                    record,
+                    claim_id,
+                    ambiguous_sends,
+                }))
+            }
+            Err(e) if is_condition_failure(&e) => self.why_taken(envelope, &record, now).await,
             Err(e) => Err(StoreError::from_sdk(&e)),
         }
+    }
+
+    /// Reads the record a claim found taken, to tell a duplicate from this request's own
+    /// unfinished attempt.
+    async fn why_taken(
+        &self,
+        envelope: &Envelope,
+        record: &str,
+        now: SystemTime,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .key("sessionId", s(session_of(envelope)))
+            .key("record", s(record))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(&e))?;
+        let item = out.item.unwrap_or_default();
+        let own_attempt_holds_it = item.get("state") == Some(&s(DeliveryState::Pending.name()))
+            && item.get("requestId") == Some(&s(&envelope.request_id))
+            && number(&item, "leaseUntil").is_ok_and(|lease| lease >= millis(now));
+        Ok(match own_attempt_holds_it {
+            true => ClaimOutcome::HeldByThisRequest,
+            false => ClaimOutcome::Duplicate,
+        })
     }
 
     /// Completes a claimed delivery: `sent` with the provider's id, `failed` or `suppressed`
@@ -187,79 +245,29 @@ impl SessionsTable {
 
     /// Lets a retry of this delivery claim it at once.
     pub async fn release_claim(&self, claim: &Claim) -> Result<(), StoreError> {
+        self.release(claim, claim.ambiguous_sends).await
+    }
+
+    /// Releases the claim after a send that may have reached the provider, counting it: the
+    /// retry may send once more, and no further (see `crate::delivery`).
+    pub async fn release_after_ambiguous_send(&self, claim: &Claim) -> Result<(), StoreError> {
+        self.release(claim, claim.ambiguous_sends + 1).await
+    }
+
+    async fn release(&self, claim: &Claim, ambiguous_sends: u64) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.name)
             .key("sessionId", s(&claim.session))
             .key("record", s(&claim.record))
-            .update_expression("SET #leaseUntil = :zero")
+            .update_expression("SET #leaseUntil = :zero, #ambiguousSends = :count")
             .condition_expression("#claimId = :claimId")
             .expression_attribute_names("#leaseUntil", "leaseUntil")
+            .expression_attribute_names("#ambiguousSends", "ambiguousSends")
             .expression_attribute_names("#claimId", "claimId")
             .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":count", n(ambiguous_sends))
             .expression_attribute_values(":claimId", s(&claim.claim_id))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| StoreError::from_sdk(&e))
-    }
-
-    /// Takes one of the recipient's `hourly_limit` slots, each free again an hour after it was
-    /// taken: an exact sliding window, one conditional put per slot tried. `None` when all are
-    /// taken.
-    pub async fn take_rate_slot(
-        &self,
-        delivery: &Delivery,
-    ) -> Result<Option<RateSlot>, StoreError> {
-        let now = SystemTime::now();
-        let taken_at = millis(now);
-        let hour_ago = millis(now.checked_sub(HOUR).unwrap_or(UNIX_EPOCH));
-        let partition = format!(
-            "ratelimit#{}#{}",
-            delivery.channel.name(),
-            delivery.recipient_tag
-        );
-        for i in 0..delivery.hourly_limit {
-            let record = format!("slot#{i}");
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.name)
-                .item("sessionId", s(&partition))
-                .item("record", s(&record))
-                .item("takenAt", n(taken_at))
-                .item("expiresAt", expires(now, HOUR + Duration::from_secs(60)))
-                .condition_expression("attribute_not_exists(#record) OR #takenAt < :hourAgo")
-                .expression_attribute_names("#record", "record")
-                .expression_attribute_names("#takenAt", "takenAt")
-                .expression_attribute_values(":hourAgo", n(hour_ago))
-                .send()
-                .await;
-            match result {
-                Ok(_) => {
-                    return Ok(Some(RateSlot {
-                        partition,
-                        record,
-                        taken_at,
-                    }));
-                }
-                Err(e) if is_condition_failure(&e) => continue,
-                Err(e) => return Err(StoreError::from_sdk(&e)),
-            }
-        }
-        Ok(None)
-    }
-
-    /// Gives a slot back after a send that did not happen.
-    pub async fn return_rate_slot(&self, slot: &RateSlot) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.name)
-            .key("sessionId", s(&slot.partition))
-            .key("record", s(&slot.record))
-            .condition_expression("#takenAt = :takenAt")
-            .expression_attribute_names("#takenAt", "takenAt")
-            .expression_attribute_values(":takenAt", n(slot.taken_at))
             .send()
             .await
             .map(|_| ())

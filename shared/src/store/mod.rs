@@ -2,6 +2,8 @@
 //! know of a session. Record kinds: `status`, `video#<roomId>`, `delivery#<key>`,
 //! `unhandled#<receivedAt>#<requestId>`.
 
+use std::time::Duration;
+
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
@@ -9,18 +11,19 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 
 mod attr;
 pub mod delivery;
+pub mod limits;
 pub mod status;
 pub mod video;
 
-pub use delivery::Claim;
+pub use delivery::{Claim, ClaimOutcome};
 pub use status::{HISTORY_LIMIT, StatusOutcome};
 pub use video::VideoOutcome;
 
 use crate::aws::Classified;
 use crate::callback::Unhandled;
-use crate::config::{ConfigError, required};
+use crate::config::{ConfigError, required, setting};
 use crate::timestamp::Timestamp;
-use attr::{Item, s};
+use attr::{Item, expires, s};
 
 /// Partition key for an unknown callback that carries no valid session id.
 pub const UNKNOWN_SESSION: &str = "unknown";
@@ -48,23 +51,51 @@ impl StoreError {
 pub struct SessionsTable {
     client: Client,
     name: String,
+    retention: Duration,
 }
 
+const DAY: u64 = 24 * 3600;
+
+/// `RECORD_RETENTION_DAYS`: 1 to 3,650 days, 365 when unset.
+pub fn retention(lookup: &impl Fn(&str) -> Option<String>) -> Result<Duration, ConfigError> {
+    let days = setting(lookup, "RECORD_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)?;
+    if (1..=3650).contains(&days) {
+        Ok(Duration::from_secs(days * DAY))
+    } else {
+        Err(ConfigError::new(
+            "RECORD_RETENTION_DAYS",
+            "must be 1 to 3650",
+        ))
+    }
+}
+
+/// How long a record is kept when `RECORD_RETENTION_DAYS` is unset.
+pub const DEFAULT_RETENTION_DAYS: u64 = 365;
+
 impl SessionsTable {
+    /// The table, keeping records for [`DEFAULT_RETENTION_DAYS`].
     pub fn new(client: Client, name: impl Into<String>) -> Self {
         Self {
             client,
             name: name.into(),
+            retention: Duration::from_secs(DEFAULT_RETENTION_DAYS * DAY),
         }
     }
 
-    /// `SESSIONS_TABLE` names the table.
+    /// Records written through this table expire (DynamoDB TTL on `expiresAt`) `retention`
+    /// after their last write; delivery records after 30 days at most.
+    pub fn with_retention(self, retention: Duration) -> Self {
+        Self { retention, ..self }
+    }
+
+    /// `SESSIONS_TABLE` names the table; `RECORD_RETENTION_DAYS` (365, 1 to 3,650) is how long
+    /// personal data stays in it.
     pub fn from_lookup(
         client: Client,
         lookup: &impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let name = required(lookup, "SESSIONS_TABLE")?;
-        Ok(Self::new(client, name))
+        Ok(Self::new(client, name).with_retention(retention(lookup)?))
     }
 
     pub fn client(&self) -> &Client {
@@ -99,8 +130,14 @@ impl SessionsTable {
             ("receivedAt".to_owned(), s(received_at.to_string())),
             ("requestId".to_owned(), s(request_id)),
             ("payload".to_owned(), s(payload)),
+            ("expiresAt".to_owned(), self.expires_at()),
         ]))
         .await
+    }
+
+    /// `expiresAt` for a record written now.
+    pub(crate) fn expires_at(&self) -> aws_sdk_dynamodb::types::AttributeValue {
+        expires(std::time::SystemTime::now(), self.retention)
     }
 
     /// Writes `item` unless its record exists already. A record is written once: finding it

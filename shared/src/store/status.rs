@@ -220,7 +220,8 @@ impl SessionsTable {
                 .client
                 .put_item()
                 .table_name(&self.name)
-                .set_item(Some(record.to_item(session_id)));
+                .set_item(Some(record.to_item(session_id)))
+                .item("expiresAt", self.expires_at());
             let put = match &existing {
                 None => put
                     .condition_expression("attribute_not_exists(#record)")

@@ -63,6 +63,7 @@ impl SessionsTable {
             .put_item()
             .table_name(&self.name)
             .set_item(Some(item(update, request_id, received_at)))
+            .item("expiresAt", self.expires_at())
             // The RFC 3339 text with fixed millisecond digits sorts as the time does.
             .condition_expression("attribute_not_exists(#record) OR #receivedAt <= :receivedAt")
             .expression_attribute_names("#record", "record")

@@ -72,7 +72,7 @@ impl System {
         let sms = SmsFamily {
             sns: aws_sdk_sns::Client::new(&aws),
             table: table.clone(),
-            config: SmsConfig::from_lookup(&|_| None).expect("the defaults"),
+            config: SmsConfig::from_lookup(&testkit::required_settings).expect("the defaults"),
         };
         let email = EmailFamily {
             ses,
@@ -82,6 +82,7 @@ impl System {
                 from_name: None,
                 configuration_set: None,
                 rate_limit_per_hour: 10,
+                per_session_per_hour: 10,
                 rules: DeliveryRules::default(),
             },
         };

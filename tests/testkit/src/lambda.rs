@@ -2,7 +2,6 @@
 //! /2015-03-31/functions/{name}/invocations`), records every invocation and answers as told:
 //! accepted, throttled, failing, or slow.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,10 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// One call the endpoint received.
@@ -58,23 +54,9 @@ pub struct FakeLambda {
 
 impl FakeLambda {
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        let server = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let state = shared.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| answer(state.clone(), req));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let (addr, server) = crate::serve::serve(move |req| answer(shared.clone(), req)).await;
         Self {
             addr,
             state,
@@ -105,10 +87,7 @@ impl Drop for FakeLambda {
     }
 }
 
-async fn answer(
-    state: Arc<Mutex<State>>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
     let invocation_type = req
         .headers()
@@ -126,7 +105,7 @@ async fn answer(
         .and_then(|rest| rest.strip_suffix("/invocations"))
         .map(percent_decode);
     let Some(function) = function else {
-        return Ok(reply(StatusCode::NOT_FOUND, "ResourceNotFoundException"));
+        return reply(StatusCode::NOT_FOUND, "ResourceNotFoundException");
     };
     let answer = {
         let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
@@ -140,7 +119,7 @@ async fn answer(
         }
         answer
     };
-    Ok(match answer {
+    match answer {
         Answer::Accept => reply(StatusCode::ACCEPTED, ""),
         Answer::Slow(delay) => {
             tokio::time::sleep(delay).await;
@@ -148,7 +127,7 @@ async fn answer(
         }
         Answer::Throttle => reply(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException"),
         Answer::Fail => reply(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException"),
-    })
+    }
 }
 
 /// A function name or ARN from the path: SDKs escape its `:` and `$`.

@@ -9,11 +9,14 @@
 pub mod fault;
 pub mod lambda;
 pub mod logs;
+pub mod proxy;
 pub mod samples;
+mod serve;
 
-pub use fault::{FaultyEndpoint, query_error};
+pub use fault::{FaultyEndpoint, query_error, query_error_saying};
 pub use lambda::{Answer, FakeLambda, Invocation};
 pub use logs::Captured;
+pub use proxy::{Call, Fault, FaultProxy};
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -27,6 +30,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub const REGION: &str = "us-east-1";
+
+/// The settings a deployment must choose, as a test deployment chooses them: SMS to every
+/// country (`SMS_ALLOWED_COUNTRY_CODES=*`); everything else at its default.
+pub fn required_settings(name: &str) -> Option<String> {
+    (name == "SMS_ALLOWED_COUNTRY_CODES").then(|| "*".to_owned())
+}
 
 const INSTALL_HINT: &str = "moto is not installed: run `make venv` (or `pip install 'moto[server]'` \
      and set MOTO_PYTHON to that python)";
