@@ -68,10 +68,14 @@ sam-build: venv
 events:
 	@python3 scripts/make_events.py
 
-## Cold start, memory and size of every function (release builds against a fake Runtime API),
-## then the ingress path's CPU cost per callback against a bare JSON parse (criterion).
+## Cold start, memory and size of every function (release builds against a fake Runtime API);
+## then each function as Lambda runs it: a CPU quota per memory size and TLS on every AWS call,
+## cold and warm, beside the floors and the Python + boto3 peer, with the cost per million
+## (scripts/lambda_bench.py; the quota needs root); then the ingress path's CPU cost per
+## callback against a bare JSON parse (criterion).
 bench: venv
 	@$(PY) scripts/bench.py
+	@$(PY) scripts/lambda_bench.py
 	cargo bench -p shared --bench ingress_path
 	@python3 scripts/bench_table.py target/criterion
 

@@ -197,28 +197,36 @@ pub fn for_sending(config: &aws_config::SdkConfig) -> aws_config::SdkConfig {
         .build()
 }
 
-/// Where Linux keeps its CA bundle: Amazon Linux 2023 (Lambda's `provided.al2023`) first,
-/// then Debian and Ubuntu, then Alpine.
-pub const CA_BUNDLES: [&str; 4] = [
-    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/ssl/cert.pem",
-];
+/// The five roots Amazon Trust Services recommends for custom trust stores (Amazon Root CA 1-4,
+/// Starfield Services Root G2): every AWS endpoint these functions call chains to one of them.
+/// Five certificates decode in microseconds, where the system bundle's 150 took a good part of
+/// a cold start at 128 MB.
+pub const AMAZON_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-services.pem");
 
-/// The certificates the HTTPS client trusts: the system's CA bundle, read once. The SDK's
-/// default reads the bundle and then every file of the certificate directory (the same roots
-/// again, one file each), which was most of a cold start. `SSL_CERT_FILE` names another
-/// bundle. Without a usable bundle, the SDK's default.
-pub fn trust_store() -> aws_smithy_http_client::tls::TrustStore {
-    use aws_smithy_http_client::tls::TrustStore;
-    let from_env = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
-    let candidates = from_env
-        .into_iter()
-        .chain(CA_BUNDLES.iter().map(std::path::PathBuf::from));
-    match find_bundle(candidates) {
-        Some(pem) => TrustStore::empty().with_pem_certificate(pem),
-        None => TrustStore::default(),
+/// The variables that replace [`AMAZON_ROOTS`] with a bundle of the operator's: a TLS-inspecting
+/// proxy, a corporate CA, the local bench's loopback endpoint.
+pub const TRUST_OVERRIDES: [&str; 2] = ["SSL_CERT_FILE", "AWS_CA_BUNDLE"];
+
+/// The certificates the HTTPS client trusts, as PEM: the first of [`TRUST_OVERRIDES`] that
+/// names a [`usable_bundle`], else [`AMAZON_ROOTS`].
+pub fn trusted_pem(lookup: &impl Fn(&str) -> Option<String>) -> std::borrow::Cow<'static, [u8]> {
+    let named: Vec<std::path::PathBuf> = TRUST_OVERRIDES
+        .iter()
+        .filter_map(|name| lookup(name))
+        .filter(|path| !path.trim().is_empty())
+        .map(std::path::PathBuf::from)
+        .collect();
+    if named.is_empty() {
+        return AMAZON_ROOTS.into();
+    }
+    match find_bundle(named) {
+        Some(pem) => pem.into(),
+        None => {
+            tracing::warn!(
+                "SSL_CERT_FILE / AWS_CA_BUNDLE name no usable CA bundle: trusting the Amazon roots"
+            );
+            AMAZON_ROOTS.into()
+        }
     }
 }
 
@@ -245,17 +253,31 @@ pub fn usable_bundle(pem: &[u8]) -> bool {
     count > 0
 }
 
-/// The SDK's default HTTPS client (rustls with aws-lc, proxy from the environment), trusting
-/// [`trust_store`].
+/// The SDK's HTTPS client (rustls with aws-lc, proxy from the environment, TCP_NODELAY as the
+/// SDK's own connector sets it), trusting [`trusted_pem`]. One per process: every SDK client
+/// shares it, so the trust store is read once and each connector is built once per timeout
+/// setting.
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    use aws_smithy_http_client::tls::{self, TlsContext};
-    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
+    static CLIENT: std::sync::OnceLock<aws_smithy_runtime_api::client::http::SharedHttpClient> =
+        std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            let pem = trusted_pem(&|name| std::env::var(name).ok());
+            build_https_client(&pem)
+        })
+        .clone()
+}
+
+fn build_https_client(pem: &[u8]) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+    use aws_smithy_http_client::{Builder, Connector, proxy::ProxyConfig};
     let context = TlsContext::builder()
-        .with_trust_store(trust_store())
+        .with_trust_store(TrustStore::empty().with_pem_certificate(pem.to_vec()))
         .build()
         .unwrap_or_default();
+    let proxy = ProxyConfig::from_env();
     Builder::new().build_with_connector_fn(move |settings, components| {
-        let mut connector = ConnectorBuilder::default()
+        let mut connector = Connector::builder()
             .tls_provider(tls::Provider::Rustls(
                 tls::rustls_provider::CryptoMode::AwsLc,
             ))
@@ -264,7 +286,7 @@ pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient 
         if let Some(components) = components {
             connector.set_sleep_impl(components.sleep_impl());
         }
-        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.set_proxy_config(Some(proxy.clone()));
         connector.build()
     })
 }

@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""make bench, as Lambda runs the functions: a slice of a core, and TLS on every AWS call.
+
+Each function's release bootstrap runs against a loopback Runtime API (bench.py's), in a CPU
+quota of its memory size's share (Lambda gives 1,769 MB one vCPU, so 128 MB gets 128/1769 of
+one), with every AWS call going over TLS to a loopback endpoint in front of moto whose CA is
+appended to the system bundle (SSL_CERT_FILE). Per memory size (128, 256, 512, 1024 MB, and the
+full core):
+
+  cold   spawn -> the first real callback done (ingress: hand-off made and 202; sms: claim,
+         limits, publish, record; email; session-status; video-call), median of COLD_RUNS
+  warm   the next real callbacks in the same process, median of WARM_RUNS; each is a new
+         session and recipient, so every one does the whole work
+
+Beside them, in the same run: the floor (the smallest lambda_runtime echo, no TLS), the TLS
+floor (the smallest function making one AWS call over the same TLS stack and trust store) and
+the Python + boto3 peer of the ingress (scripts/python_peer.py). Then the cost of a million
+callbacks per function and size, at Lambda's x86_64 and arm64 prices (a power-tuning table).
+
+The quota needs a writable cgroup (v2 `cpu.max` or v1 `cpu.cfs_quota_us`, as root); without one
+the sized columns are skipped and said so. Environment: COLD_RUNS (7), WARM_RUNS (100),
+SIZES (128,256,512,1024,full), FUNCTIONS (all), SKIP_BUILD=1 to measure the binaries built last.
+"""
+import datetime
+import http.client
+import http.server
+import json
+import math
+import os
+import pathlib
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import bench
+
+ROOT = bench.ROOT
+OUT = ROOT / "target" / "lambda-bench"
+COLD_RUNS = int(os.environ.get("COLD_RUNS", "7"))
+WARM_RUNS = int(os.environ.get("WARM_RUNS", "100"))
+SIZES = os.environ.get("SIZES", "128,256,512,1024,full").split(",")
+ONE_VCPU_MB = 1769
+PERIOD_US = 20_000
+# USD, us-east-1, first pricing tier.
+PRICE_PER_GB_SECOND = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
+PRICE_PER_MILLION_REQUESTS = 0.20
+FLOOR_TLS = "floor-tls"
+PEER = "python-peer"
+ALL = ["ingress", "sms", "email", "session-status", "video-call"]
+FUNCTIONS = [f for f in os.environ.get("FUNCTIONS", ",".join(ALL)).split(",") if f]
+
+
+def certificates() -> pathlib.Path:
+    """A CA, a certificate for localhost signed by it, and the system bundle with the CA
+    appended: what SSL_CERT_FILE points the functions at."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lambda-bench CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=30))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False,
+                                       encipher_only=False, decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    (OUT / "leaf.pem").write_bytes(leaf.public_bytes(pem))
+    (OUT / "leaf.key").write_bytes(key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    system = next(p for p in map(pathlib.Path, bench_bundles()) if p.exists())
+    bundle = OUT / "bundle.pem"
+    bundle.write_bytes(system.read_bytes() + b"\n" + ca.public_bytes(pem))
+    return bundle
+
+
+def bench_bundles() -> list[str]:
+    return ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+            "/etc/ssl/cert.pem"]
+
+
+class TlsFront:
+    """HTTPS on loopback in front of moto; Lambda's Invoke API answered 202 at once, as an
+    asynchronous invoke is."""
+
+    def __init__(self, moto_url: str):
+        upstream = moto_url.removeprefix("http://")
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if "/functions/" in self.path and self.path.endswith("/invocations"):
+                    status, headers, answer = 202, [], b""
+                else:
+                    connection = http.client.HTTPConnection(upstream, timeout=30)
+                    headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                    connection.request(self.command, self.path, body, headers)
+                    response = connection.getresponse()
+                    status, answer = response.status, response.read()
+                    headers = [(k, v) for k, v in response.getheaders()
+                               if k.lower() in ("content-type", "x-amzn-requestid")]
+                    connection.close()
+                # Status line, headers and body in one write: written apart, Nagle's algorithm
+                # holds the body back until the client's delayed ACK, 40 ms per call that the
+                # functions would be blamed for.
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(answer)))
+                self._headers_buffer.append(b"\r\n")
+                self.wfile.write(b"".join(self._headers_buffer) + answer)
+                self._headers_buffer = []
+
+            do_GET = do_POST = do_PUT = do_DELETE = forward
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass
+
+            def get_request(self):
+                connection, address = super().get_request()
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return connection, address
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(OUT / "leaf.pem", OUT / "leaf.key")
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://localhost:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+class Quota:
+    """A cgroup whose CPU quota is `mb`'s share of one core, or none for the full core."""
+
+    def __init__(self, mb: str):
+        self.procs = None
+        if mb == "full":
+            return
+        share = int(PERIOD_US * int(mb) / ONE_VCPU_MB)
+        v2 = pathlib.Path("/sys/fs/cgroup/cgroup.controllers")
+        if v2.exists() and "cpu" in v2.read_text():
+            group = pathlib.Path(f"/sys/fs/cgroup/lambda-bench-{mb}")
+            group.mkdir(exist_ok=True)
+            (group / "cpu.max").write_text(f"{share} {PERIOD_US}")
+        else:
+            group = pathlib.Path(f"/sys/fs/cgroup/cpu/lambda-bench-{mb}")
+            group.mkdir(exist_ok=True)
+            (group / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+            (group / "cpu.cfs_quota_us").write_text(str(share))
+        self.procs = group / "cgroup.procs"
+
+    def enter(self):
+        """For Popen's preexec_fn: the child joins the group before it runs anything."""
+        if self.procs is not None:
+            self.procs.write_text(str(os.getpid()))
+
+
+def writable_cgroup() -> str | None:
+    try:
+        Quota("128")
+        return "cgroup v2 cpu.max" if pathlib.Path("/sys/fs/cgroup/cgroup.controllers").exists() \
+            and "cpu" in pathlib.Path("/sys/fs/cgroup/cgroup.controllers").read_text() \
+            else "cgroup v1 cpu.cfs_quota_us"
+    except OSError:
+        return None
+
+
+counter = iter(range(10**9))
+
+
+def event(name: str) -> bytes:
+    """A real callback of `name`'s, never seen before."""
+    i = next(counter) + 10_000
+    if name in ("ingress", PEER):
+        body = bench.sample("session-change")
+        body["sessionId"] = f"bench{i}"
+        return bench.apigw(body)
+    if name in (bench.FLOOR, FLOOR_TLS):
+        return json.dumps({"i": i}).encode()
+    return bench.work_event(name, i)
+
+
+def command(name: str) -> list[str]:
+    if name == PEER:
+        return [str(bench.VENV_BIN / "python"), str(ROOT / "scripts" / "python_peer.py")]
+    return [str(bench.binary(name))]
+
+
+def run(name: str, quota: Quota, env: dict, warm: int) -> tuple[float, list[float]]:
+    """One process: its cold start to the first callback done, then `warm` more callbacks."""
+    api = bench.RuntimeApi()
+    api.push(event(name))
+    start = time.perf_counter()
+    process = subprocess.Popen(command(name), env=dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{api.port}"),
+                               stdout=subprocess.DEVNULL, stderr=bench.LOG, preexec_fn=quota.enter)
+    try:
+        api.wait_answers(1, timeout=120)
+        cold = (api.answers[0][0] - start) * 1000
+        warms = []
+        for n in range(warm):
+            api.push(event(name))
+            sent = time.perf_counter()
+            api.wait_answers(n + 2, timeout=60)
+            warms.append((api.answers[n + 1][0] - sent) * 1000)
+        errors = [kind for _, kind in api.answers if kind == "error"]
+        if errors:
+            raise SystemExit(f"{name} answered {len(errors)} invocations with an error: "
+                             f"see target/bench-functions.log")
+    finally:
+        process.kill()
+        process.wait()
+        api.close()
+    return cold, warms
+
+
+def measure(name: str, mb: str, env: dict) -> tuple[float, float]:
+    quota = Quota(mb)
+    colds, warms = [], []
+    for r in range(COLD_RUNS):
+        cold, w = run(name, quota, env, WARM_RUNS if r == 0 else 0)
+        colds.append(cold)
+        warms += w
+    return statistics.median(colds), statistics.median(warms) if warms else float("nan")
+
+
+def usd_per_million(mb: str, warm_ms: float, arch: str) -> float:
+    memory = ONE_VCPU_MB if mb == "full" else int(mb)
+    billed_seconds = math.ceil(warm_ms) / 1000
+    return PRICE_PER_MILLION_REQUESTS + 1e6 * billed_seconds * memory / 1024 * PRICE_PER_GB_SECOND[arch]
+
+
+def main() -> int:
+    cgroup = writable_cgroup()
+    sizes = SIZES if cgroup else [s for s in SIZES if s == "full"]
+    print(f"==> CPU quota: {cgroup or 'no writable cgroup: only the full-core column'}", flush=True)
+    env_build = dict(os.environ, PATH=f"{bench.VENV_BIN}:{os.environ.get('PATH', '')}")
+    bins = [a for n in FUNCTIONS + [bench.FLOOR, FLOOR_TLS] for a in ("--bin", n)]
+    if os.environ.get("SKIP_BUILD") != "1":
+        print("==> building release binaries (cargo lambda build --release)", flush=True)
+        if subprocess.run(["cargo", "lambda", "build", "--release", *bins], cwd=ROOT,
+                          env=env_build).returncode != 0:
+            return 1
+    bundle = certificates()
+    moto, moto_url = bench.start_moto()
+    try:
+        front = TlsFront(moto_url)
+        env = bench.environment(0, None)
+        env.update({
+            "AWS_ENDPOINT_URL": front.url, "AWS_ENDPOINT_URL_LAMBDA": front.url,
+            "SSL_CERT_FILE": str(bundle), "AWS_CA_BUNDLE": str(bundle),
+            "SMS_MAX_PER_HOUR": "100000", "SMS_PER_SESSION_PER_HOUR": "100",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        })
+        names = [bench.FLOOR, FLOOR_TLS] + FUNCTIONS + [PEER]
+        results: dict[tuple[str, str], tuple[float, float]] = {}
+        for mb in sizes:
+            for name in names:
+                results[(name, mb)] = measure(name, mb, env)
+                cold, warm = results[(name, mb)]
+                print(f"  {mb:>5} MB  {name:16} cold {cold:8.1f} ms  warm {warm:7.2f} ms", flush=True)
+        report(names, sizes, results)
+    finally:
+        moto.kill()
+        moto.wait()
+    return 0
+
+
+def report(names: list[str], sizes: list[str], results: dict) -> None:
+    print()
+    for mb in sizes:
+        label = "full core (1,769 MB and up)" if mb == "full" else f"{mb} MB ({int(mb) / ONE_VCPU_MB:.1%} of a core)"
+        print(f"### {label}\n")
+        print("| function | cold, median | warm, median | cold x TLS floor |")
+        print("| --- | --- | --- | --- |")
+        tls_floor = results[(FLOOR_TLS, mb)][0]
+        for name in names:
+            cold, warm = results[(name, mb)]
+            print(f"| {name} | {cold:.1f} ms | {warm:.2f} ms | {cold / tls_floor:.2f} |")
+        print()
+    print("### USD per million callbacks (warm, billed by the millisecond, plus requests)\n")
+    print("| function | " + " | ".join(f"{mb} MB x86 / arm" for mb in sizes) + " |")
+    print("| --- |" + " --- |" * len(sizes))
+    for name in FUNCTIONS:
+        cells = []
+        for mb in sizes:
+            warm = results[(name, mb)][1]
+            cells.append(f"{usd_per_million(mb, warm, 'x86_64'):.2f} / {usd_per_million(mb, warm, 'arm64'):.2f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    (OUT / "results.json").write_text(json.dumps({f"{n}@{m}": v for (n, m), v in results.items()}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
