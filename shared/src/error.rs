@@ -24,7 +24,15 @@ pub enum MalformedBody {
     /// `{"callbackApiKey": "wrong", "callbackApiKey": "right"}` must not be resolved silently.
     #[error("the body repeats a key")]
     DuplicateKey,
+    /// More top-level fields than any callback has: refused before the key is looked at, so
+    /// an unauthenticated body cannot make the ingress read thousands of them.
+    #[error("the body has more than {} fields", crate::error::MAX_FIELDS)]
+    TooManyFields,
 }
+
+/// The most top-level fields a body may have. Identomat's callbacks have at most nine; a new
+/// type with many more would still fit.
+pub const MAX_FIELDS: usize = 64;
 
 impl MalformedBody {
     pub const STATUS: u16 = 400;
@@ -104,6 +112,7 @@ impl Rejection {
             Rejection::Malformed(MalformedBody::NotJson) => "not-json",
             Rejection::Malformed(MalformedBody::NotAnObject) => "not-an-object",
             Rejection::Malformed(MalformedBody::DuplicateKey) => "duplicate-key",
+            Rejection::Malformed(MalformedBody::TooManyFields) => "too-many-fields",
             Rejection::Unauthorized(e) => e.reason(),
             Rejection::Invalid(_) => "invalid-field",
         }

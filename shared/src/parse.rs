@@ -23,7 +23,7 @@ use crate::callback::{
     SessionChange, SessionResult, SessionType, SmsOneTimePassword, SmsSessionLink, Unhandled,
     VideoCallStatus,
 };
-use crate::error::{BodyTooLarge, InvalidField, MalformedBody, Rejection};
+use crate::error::{BodyTooLarge, InvalidField, MAX_FIELDS, MalformedBody, Rejection};
 use crate::fields::{
     CcList, EmailAddress, EmailContent, Operator, PhoneNumber, Problem, RoomId, SessionId,
     SessionLink, SmsText, Subject, VideoFileId,
@@ -73,6 +73,9 @@ impl<'a> BodyFields<'a> {
             Ok(TopLevel::Object(entries)) => Ok(Self { entries }),
             Ok(TopLevel::NotAnObject) => Err(MalformedBody::NotAnObject),
             Ok(TopLevel::DuplicateKey) => Err(MalformedBody::DuplicateKey),
+            Err(e) if e.to_string().starts_with(TOO_MANY_FIELDS) => {
+                Err(MalformedBody::TooManyFields)
+            }
             Err(_) => Err(MalformedBody::NotJson),
         }
     }
@@ -299,6 +302,9 @@ impl<'de> Deserialize<'de> for Callback {
     }
 }
 
+/// The start of the error with which reading stops at [`MAX_FIELDS`].
+const TOO_MANY_FIELDS: &str = "too many fields";
+
 /// The body's top level, read without building a tree.
 enum TopLevel<'a> {
     Object(Vec<(Cow<'a, str>, &'a RawValue)>),
@@ -347,11 +353,15 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         // A callback has a handful of fields, compared directly; past `SMALL` a hash set keeps
         // the check linear in the body, since it runs before the key is verified (8,000 short
-        // keys compared pairwise cost seconds of Lambda CPU at 128 MB).
+        // keys compared pairwise cost seconds of Lambda CPU at 128 MB); past `MAX_FIELDS` the
+        // body is no callback, and reading stops.
         const SMALL: usize = 16;
         let mut entries: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(8);
         let mut seen: HashSet<Cow<'de, str>> = HashSet::new();
         while let Some(key) = map.next_key::<ScalarKey<'de>>()? {
+            if entries.len() == MAX_FIELDS {
+                return Err(de::Error::custom(TOO_MANY_FIELDS));
+            }
             let duplicate = if entries.len() < SMALL {
                 entries.iter().any(|(k, _)| *k == key.0)
             } else {
