@@ -2,7 +2,7 @@
 //! ingress to the families inside an [`crate::envelope::Envelope`]; `callbackApiKey` is never
 //! part of it.
 //!
-//! [`callback_types!`] is the one table of the types: each row gives the variant (and its
+//! `callback_types!` is the one table of the types: each row gives the variant (and its
 //! payload struct, of the same name), the family that acts on it and its wire names. The enum,
 //! its serde tags, [`Callback::type_name`], [`Callback::route`] and the dispatch to each
 //! payload's accept-time constructor ([`AcceptFrom`], implemented by the parser) all come from

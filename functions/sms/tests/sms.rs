@@ -259,7 +259,7 @@ async fn transient_faults_fail_the_invocation_and_the_retry_sends_once() {
     }
     assert!(moto.sms().await.is_empty());
 
-    // Lambda's retry, with SNS back: the claim and the rate slot were released.
+    // Lambda's retry, with SNS back: the claim was released and the counts given back.
     assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Sent);
     assert_eq!(
         family.handle(&e).await.unwrap(),
