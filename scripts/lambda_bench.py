@@ -177,8 +177,7 @@ class Quota:
         if mb == "full":
             return
         share = int(PERIOD_US * int(mb) / ONE_VCPU_MB)
-        v2 = pathlib.Path("/sys/fs/cgroup/cgroup.controllers")
-        if v2.exists() and "cpu" in v2.read_text():
+        if cgroup_v2():
             group = pathlib.Path(f"/sys/fs/cgroup/lambda-bench-{mb}")
             group.mkdir(exist_ok=True)
             (group / "cpu.max").write_text(f"{share} {PERIOD_US}")
@@ -195,14 +194,18 @@ class Quota:
             self.procs.write_text(str(os.getpid()))
 
 
+def cgroup_v2() -> bool:
+    """Whether the machine has the unified hierarchy with the cpu controller."""
+    controllers = pathlib.Path("/sys/fs/cgroup/cgroup.controllers")
+    return controllers.exists() and "cpu" in controllers.read_text()
+
+
 def writable_cgroup() -> str | None:
     try:
         Quota("128")
-        return "cgroup v2 cpu.max" if pathlib.Path("/sys/fs/cgroup/cgroup.controllers").exists() \
-            and "cpu" in pathlib.Path("/sys/fs/cgroup/cgroup.controllers").read_text() \
-            else "cgroup v1 cpu.cfs_quota_us"
     except OSError:
         return None
+    return "cgroup v2 cpu.max" if cgroup_v2() else "cgroup v1 cpu.cfs_quota_us"
 
 
 counter = iter(range(10**9))
