@@ -11,6 +11,8 @@ full core):
          limits, publish, record; email; session-status; video-call), median of COLD_RUNS
   warm   the next real callbacks in the same process, median of WARM_RUNS; each is a new
          session and recipient, so every one does the whole work
+  own    a warm callback less the time the TLS front waited for moto behind it: the function's
+         own time with an endpoint that answers at once (TLS and the front's work stay in it)
 
 Beside them, in the same run: the floor (the smallest lambda_runtime echo, no TLS), the TLS
 floor (the smallest function making one AWS call over the same TLS stack and trust store) and
@@ -20,6 +22,8 @@ callbacks per function and size, at Lambda's x86_64 and arm64 prices (a power-tu
 The quota needs a writable cgroup (v2 `cpu.max` or v1 `cpu.cfs_quota_us`, as root); without one
 the sized columns are skipped and said so. Environment: COLD_RUNS (7), WARM_RUNS (100),
 SIZES (128,256,512,1024,full), FUNCTIONS (all), SKIP_BUILD=1 to measure the binaries built last,
+BINARIES=DIR to measure DIR/<function> instead (another build, for a before and after),
+PEER=0 to leave the Python peer out,
 TRUST_BUNDLE=amazon to trust the five Amazon roots plus the loopback CA instead of the system
 bundle plus it (what the default trust store costs against a full bundle).
 """
@@ -54,6 +58,7 @@ FLOOR_TLS = "floor-tls"
 PEER = "python-peer"
 ALL = ["ingress", "sms", "email", "session-status", "video-call"]
 FUNCTIONS = [f for f in os.environ.get("FUNCTIONS", ",".join(ALL)).split(",") if f]
+BINARIES = os.environ.get("BINARIES")
 
 
 def certificates() -> pathlib.Path:
@@ -116,6 +121,12 @@ class TlsFront:
 
     def __init__(self, moto_url: str):
         upstream = moto_url.removeprefix("http://")
+        # Seconds spent waiting for moto, summed: what an endpoint answering at once would save;
+        # and the AWS calls made, so each function's share beyond the calls can be told apart.
+        self.waited = 0.0
+        self.calls = 0
+        lock = threading.Lock()
+        front = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -126,9 +137,12 @@ class TlsFront:
             def forward(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                with lock:
+                    front.calls += 1
                 if "/functions/" in self.path and self.path.endswith("/invocations"):
                     status, headers, answer = 202, [], b""
                 else:
+                    began = time.perf_counter()
                     connection = http.client.HTTPConnection(upstream, timeout=30)
                     headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                     connection.request(self.command, self.path, body, headers)
@@ -137,6 +151,8 @@ class TlsFront:
                     headers = [(k, v) for k, v in response.getheaders()
                                if k.lower() in ("content-type", "x-amzn-requestid")]
                     connection.close()
+                    with lock:
+                        front.waited += time.perf_counter() - began
                 # Status line, headers and body in one write: written apart, Nagle's algorithm
                 # holds the body back until the client's delayed ACK, 40 ms per call that the
                 # functions would be blamed for.
@@ -173,6 +189,7 @@ class Quota:
     """A cgroup whose CPU quota is `mb`'s share of one core, or none for the full core."""
 
     def __init__(self, mb: str):
+        self.mb = mb
         self.procs = None
         if mb == "full":
             return
@@ -209,6 +226,17 @@ def writable_cgroup() -> str | None:
 
 
 counter = iter(range(10**9))
+# AWS calls per warm callback, by function (the last one counted), and the mean CPU time of a
+# warm callback by function and size: unlike wall time under a quota, CPU time does not jump
+# by a whole CFS period when a callback needs a little more than what is left of one.
+CALLS: dict[str, int] = {}
+CPU_MS: dict[tuple[str, str], float] = {}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (/proc/PID/stat)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def event(name: str) -> bytes:
@@ -221,11 +249,15 @@ def event(name: str) -> bytes:
 def command(name: str) -> list[str]:
     if name == PEER:
         return [str(bench.VENV_BIN / "python"), str(ROOT / "scripts" / "python_peer.py")]
+    if BINARIES:
+        return [str(pathlib.Path(BINARIES) / name)]
     return [str(bench.binary(name))]
 
 
-def run(name: str, quota: Quota, env: dict, warm: int) -> tuple[float, list[float]]:
-    """One process: its cold start to the first callback done, then `warm` more callbacks."""
+def run(name: str, quota: Quota, env: dict, warm: int,
+        front: TlsFront) -> tuple[float, list[float], list[float]]:
+    """One process: its cold start to the first callback done, then `warm` more callbacks,
+    each also less the time the front waited for moto during it."""
     api = bench.RuntimeApi()
     api.push(event(name))
     start = time.perf_counter()
@@ -234,12 +266,18 @@ def run(name: str, quota: Quota, env: dict, warm: int) -> tuple[float, list[floa
     try:
         api.wait_answers(1, timeout=120)
         cold = (api.answers[0][0] - start) * 1000
-        warms = []
+        warms, owns = [], []
+        cpu_before = cpu_seconds(process.pid)
         for n in range(warm):
+            waited, calls = front.waited, front.calls
             api.push(event(name))
             sent = time.perf_counter()
             api.wait_answers(n + 2, timeout=60)
             warms.append((api.answers[n + 1][0] - sent) * 1000)
+            owns.append(warms[-1] - (front.waited - waited) * 1000)
+            CALLS[name] = front.calls - calls
+        if warm:
+            CPU_MS[(name, quota.mb)] = (cpu_seconds(process.pid) - cpu_before) * 1000 / warm
         errors = [kind for _, kind in api.answers if kind == "error"]
         if errors:
             raise SystemExit(f"{name} answered {len(errors)} invocations with an error: "
@@ -248,17 +286,20 @@ def run(name: str, quota: Quota, env: dict, warm: int) -> tuple[float, list[floa
         process.kill()
         process.wait()
         api.close()
-    return cold, warms
+    return cold, warms, owns
 
 
-def measure(name: str, mb: str, env: dict) -> tuple[float, float]:
+def measure(name: str, mb: str, env: dict, front: TlsFront) -> tuple[float, float, float]:
     quota = Quota(mb)
-    colds, warms = [], []
+    colds, warms, owns = [], [], []
     for r in range(COLD_RUNS):
-        cold, w = run(name, quota, env, WARM_RUNS if r == 0 else 0)
+        cold, w, o = run(name, quota, env, WARM_RUNS if r == 0 else 0, front)
         colds.append(cold)
         warms += w
-    return statistics.median(colds), statistics.median(warms) if warms else float("nan")
+        owns += o
+    nan = float("nan")
+    return (statistics.median(colds), statistics.median(warms) if warms else nan,
+            statistics.median(owns) if owns else nan)
 
 
 def usd_per_million(mb: str, warm_ms: float, arch: str) -> float:
@@ -273,7 +314,7 @@ def main() -> int:
     print(f"==> CPU quota: {cgroup or 'no writable cgroup: only the full-core column'}", flush=True)
     env_build = dict(os.environ, PATH=f"{bench.VENV_BIN}:{os.environ.get('PATH', '')}")
     bins = [a for n in FUNCTIONS + [bench.FLOOR, FLOOR_TLS] for a in ("--bin", n)]
-    if os.environ.get("SKIP_BUILD") != "1":
+    if os.environ.get("SKIP_BUILD") != "1" and not BINARIES:
         print("==> building release binaries (cargo lambda build --release)", flush=True)
         if subprocess.run(["cargo", "lambda", "build", "--release", *bins], cwd=ROOT,
                           env=env_build).returncode != 0:
@@ -289,13 +330,16 @@ def main() -> int:
             "SMS_MAX_PER_HOUR": "100000", "SMS_PER_SESSION_PER_HOUR": "100",
             "AWS_DEFAULT_REGION": "us-east-1",
         })
-        names = [bench.FLOOR, FLOOR_TLS] + FUNCTIONS + [PEER]
-        results: dict[tuple[str, str], tuple[float, float]] = {}
+        names = [bench.FLOOR, FLOOR_TLS] + FUNCTIONS
+        if os.environ.get("PEER", "1") != "0":
+            names.append(PEER)
+        results: dict[tuple[str, str], tuple[float, float, float]] = {}
         for mb in sizes:
             for name in names:
-                results[(name, mb)] = measure(name, mb, env)
-                cold, warm = results[(name, mb)]
-                print(f"  {mb:>5} MB  {name:16} cold {cold:8.1f} ms  warm {warm:7.2f} ms", flush=True)
+                results[(name, mb)] = measure(name, mb, env, front)
+                cold, warm, own = results[(name, mb)]
+                print(f"  {mb:>5} MB  {name:16} cold {cold:8.1f} ms  warm {warm:7.2f} ms  "
+                      f"own {own:7.2f} ms", flush=True)
         report(names, sizes, results)
     finally:
         moto.kill()
@@ -308,12 +352,21 @@ def report(names: list[str], sizes: list[str], results: dict) -> None:
     for mb in sizes:
         label = "full core (1,769 MB and up)" if mb == "full" else f"{mb} MB ({int(mb) / ONE_VCPU_MB:.1%} of a core)"
         print(f"### {label}\n")
-        print("| function | cold, median | warm, median | cold x TLS floor |")
-        print("| --- | --- | --- | --- |")
+        # Beyond the floors: the runtime's own round trip (floor-echo) and, per AWS call, what
+        # one call costs the TLS floor over floor-echo (TLS, the front, the SDK's request).
+        echo_own = results[(bench.FLOOR, mb)][2]
+        per_call = results[(FLOOR_TLS, mb)][2] - echo_own
+        print("| function | cold, median | warm, median | own (endpoint at once), median "
+              "| AWS calls | own beyond the floors | CPU per warm callback | cold x TLS floor |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
         tls_floor = results[(FLOOR_TLS, mb)][0]
         for name in names:
-            cold, warm = results[(name, mb)]
-            print(f"| {name} | {cold:.1f} ms | {warm:.2f} ms | {cold / tls_floor:.2f} |")
+            cold, warm, own = results[(name, mb)]
+            calls = CALLS.get(name, 0)
+            beyond = own - echo_own - calls * per_call
+            cpu = CPU_MS.get((name, mb), float("nan"))
+            print(f"| {name} | {cold:.1f} ms | {warm:.2f} ms | {own:.2f} ms | {calls} | "
+                  f"{beyond:.2f} ms | {cpu:.2f} ms | {cold / tls_floor:.2f} |")
         print()
     print("### USD per million callbacks (warm, billed by the millisecond, plus requests)\n")
     print("| function | " + " | ".join(f"{mb} MB x86 / arm" for mb in sizes) + " |")
