@@ -75,7 +75,6 @@ def main() -> int:
     # Load is not pumping: every OTP of the run is sent, so the SMS budget must not cut it.
     os.environ.setdefault("SMS_MAX_PER_HOUR", str(max(CALLBACKS, 200)))
     stack = Stack(
-        key=os.environ.get("CALLBACK_API_KEY") or "apikey123",
         moto_port=int(os.environ.get("MOTO_PORT") or 5055),
         lambda_port=int(os.environ.get("LAMBDA_PORT") or 9055),
         concurrency=CONCURRENCY,

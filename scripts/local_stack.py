@@ -9,7 +9,14 @@ to the families exactly as in AWS.
                         stop; exit 0 only when every expected outcome was seen
   local_stack.py local  start and keep running until Ctrl-C or SIGTERM
 
-Environment: CALLBACK_API_KEY (default apikey123), MOTO_PORT (5055), LAMBDA_PORT (9055).
+Each function's environment is what template.yaml gives it, resolved with the parameters of
+samconfig.toml's `local` environment (the ones `make deploy-local` deploys with), with the local
+table, secret and function names in place of the stack's. cargo lambda watch gives every
+function one environment, so the five are merged, and a variable two functions would see with
+different values stops the start.
+
+Environment: CALLBACK_API_KEY and SMS_MAX_PER_HOUR override the parameters CallbackApiKey and
+SmsMaxPerHour; MOTO_PORT (5055), LAMBDA_PORT (9055).
 """
 
 import json
@@ -31,11 +38,45 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 SAMPLES = ROOT / "events" / "callbacks"
 TABLE = "identomat-sessions"
-SENDER = "no-reply@verify.example.com"
 SECRET = "identomat/callback-key"
 REGION = "us-east-1"
-# The reference samples use two keys; the demo accepts the second as the previous one.
-SAMPLE_PREVIOUS_KEY = "callback-api-key-123"
+ACCOUNT = "123456789012"
+SAMCONFIG_ENV = "local"
+
+
+def parameters() -> dict:
+    """The stack parameters the local stack runs with: samconfig.toml's `local` environment,
+    and the environment's overrides."""
+    values = template.samconfig_parameters(SAMCONFIG_ENV)
+    for variable, parameter in (("CALLBACK_API_KEY", "CallbackApiKey"),
+                                ("SMS_MAX_PER_HOUR", "SmsMaxPerHour")):
+        if os.environ.get(variable):
+            values[parameter] = os.environ[variable]
+    return values
+
+
+def resolver(values: dict, secret_arn: str) -> template.Resolver:
+    """The template's intrinsics with the local names: each function is its binary's name
+    (what cargo lambda's Invoke API knows it by), the table and secret the local ones."""
+    tpl = template.load_tagged()
+    refs = {**template.functions(tpl), "SessionsTable": TABLE, "CallbackKeySecret": secret_arn}
+    attributes = {("SessionsTable", "Arn"): f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}"}
+    pseudo = {"AWS::StackName": template.samconfig_stack_name(SAMCONFIG_ENV), "AWS::Region": REGION,
+              "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+    return template.Resolver(tpl, values, refs, attributes, pseudo)
+
+
+def merged_environment(resolve: template.Resolver) -> dict:
+    """Every function's variables in one environment, refusing a variable two functions
+    would read differently."""
+    tpl = template.load_tagged()
+    merged: dict = {}
+    for function in template.functions(tpl):
+        for name, value in template.environment(tpl, function, resolve).items():
+            if merged.setdefault(name, value) != value:
+                sys.exit(f"{name} differs between functions ({merged[name]!r}, {value!r}): "
+                         "cargo lambda watch cannot give them different values")
+    return merged
 
 
 def say(message: str) -> None:
@@ -48,8 +89,9 @@ def port_free(port: int) -> bool:
 
 
 class Stack:
-    def __init__(self, key: str, moto_port: int, lambda_port: int, concurrency: int = 1) -> None:
-        self.key = key
+    def __init__(self, moto_port: int, lambda_port: int, concurrency: int = 1) -> None:
+        self.parameters = parameters()
+        self.key = self.parameters["CallbackApiKey"]
         self.concurrency = concurrency
         self.moto_port = moto_port
         self.lambda_port = lambda_port
@@ -108,40 +150,27 @@ class Stack:
 
         say(f"creating the sessions table, a verified SES sender and the callback-key secret")
         template.create_sessions_table(boto3.client("dynamodb", **self.aws), TABLE)
-        boto3.client("ses", **self.aws).verify_email_identity(EmailAddress=SENDER)
-        keys = {"current": self.key}
-        if self.key != SAMPLE_PREVIOUS_KEY:
-            keys["previous"] = SAMPLE_PREVIOUS_KEY
-        secret = boto3.client("secretsmanager", **self.aws).create_secret(
-            Name=SECRET, SecretString=json.dumps(keys)
-        )
+        # An operator's step before the first deployment: SES sends only from a verified identity.
+        sender = self.parameters["EmailFromAddress"]
+        boto3.client("ses", **self.aws).verify_email_identity(EmailAddress=sender)
+        secrets = boto3.client("secretsmanager", **self.aws)
+        arn = secrets.create_secret(Name=SECRET, SecretString="pending")["ARN"]
+        resolve = resolver(self.parameters, arn)
+        # The secret as the template writes it, from the same parameters.
+        secret = template.load_tagged()["Resources"]["CallbackKeySecret"]["Properties"]
+        secrets.put_secret_value(SecretId=arn, SecretString=resolve.resolve(secret["SecretString"]))
 
+        env = merged_environment(resolve)
+        env.update({
+            "AWS_ENDPOINT_URL": self.moto_url,
+            # The ingress's hand-off goes to the emulator's Invoke API, as in AWS.
+            "AWS_ENDPOINT_URL_LAMBDA": self.lambda_url,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        })
         env_file = self.logs / "functions.env"
-        env_file.write_text(
-            "\n".join(
-                [
-                    f"AWS_ENDPOINT_URL={self.moto_url}",
-                    # The ingress's hand-off goes to the emulator's Invoke API, as in AWS.
-                    f"AWS_ENDPOINT_URL_LAMBDA={self.lambda_url}",
-                    f"AWS_REGION={REGION}",
-                    "AWS_ACCESS_KEY_ID=testing",
-                    "AWS_SECRET_ACCESS_KEY=testing",
-                    f"SESSIONS_TABLE={TABLE}",
-                    f"CALLBACK_API_KEY_SECRET_ARN={secret['ARN']}",
-                    "SMS_FUNCTION_NAME=sms",
-                    "EMAIL_FUNCTION_NAME=email",
-                    "SESSION_STATUS_FUNCTION_NAME=session-status",
-                    "VIDEO_CALL_FUNCTION_NAME=video-call",
-                    # Every country, as `SmsAllowedCountryCodes=*`; the deployment's SMS budget
-                    # as the template's default unless the environment says otherwise.
-                    "SMS_ALLOWED_COUNTRY_CODES=*",
-                    f"SMS_MAX_PER_HOUR={os.environ.get('SMS_MAX_PER_HOUR') or 200}",
-                    f"EMAIL_FROM_ADDRESS={SENDER}",
-                    'EMAIL_FROM_NAME="Identomat receiver (local)"',
-                ]
-            )
-            + "\n"
-        )
+        env_file.write_text("".join(f"{k}={json.dumps(v)}\n" for k, v in env.items()))
 
         say("compiling the five functions (the first time takes a few minutes on 2 cores)")
         build = subprocess.run(["cargo", "build", "--workspace", "--bins"], cwd=ROOT)
@@ -216,7 +245,9 @@ def plain(value: dict):
     return inner
 
 
-def demo(stack: Stack) -> int:
+def demo(stack, table: str = TABLE) -> int:
+    """Replays the reference samples through `stack` (anything with `key`, `post`, `moto_url`
+    and `aws`), prints what was sent and stored, and checks the expected outcomes."""
     requests = []
     for name in samples():
         body = json.loads((SAMPLES / f"{name}.json").read_text())
@@ -247,7 +278,7 @@ def demo(stack: Stack) -> int:
     sms = data.get("sns", {}).get("SMS", [])
     emails = data.get("ses", {}).get("Message", [])
     dynamodb = boto3.client("dynamodb", **stack.aws)
-    items = dynamodb.scan(TableName=TABLE, ConsistentRead=True)["Items"]
+    items = dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]
     records = [{k: plain(v) for k, v in item.items()} for item in items]
     # Recipients as the functions masked them in their delivery records, found by the
     # provider's message id: the printout never masks (or unmasks) anything itself.
@@ -262,7 +293,7 @@ def demo(stack: Stack) -> int:
         cc = len(m["destinations"].get("CcAddresses", []))
         print(f"  from {m['source']} to {masked.get(m['id'], '?')}" + (f" cc {cc} more" if cc else "")
               + f": {m['subject']!r}")
-    print(f"\nRecords in the sessions table ({TABLE})")
+    print(f"\nRecords in the sessions table ({table})")
     for r in sorted(records, key=lambda r: (r["sessionId"], r["record"])):
         if r["sessionId"].startswith("ratelimit#"):
             continue
@@ -311,7 +342,6 @@ def main() -> int:
         print(__doc__)
         return 2
     stack = Stack(
-        key=os.environ.get("CALLBACK_API_KEY") or "apikey123",
         moto_port=int(os.environ.get("MOTO_PORT") or 5055),
         lambda_port=int(os.environ.get("LAMBDA_PORT") or 9055),
     )

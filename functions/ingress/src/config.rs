@@ -1,7 +1,7 @@
 //! The ingress's settings, read once per cold start.
 
 use shared::Family;
-use shared::config::{ConfigError, optional, required};
+use shared::config::{ConfigError, optional, required, setting};
 use shared::policy::{Limits, LinkPolicy};
 
 /// The function each family's callbacks are handed to.
@@ -43,6 +43,9 @@ pub struct IngressConfig {
     /// `RECORD_RETENTION_DAYS`: how long a stored unknown callback is kept.
     pub record_retention: std::time::Duration,
     pub keys: KeySetting,
+    /// `CALLBACK_KEY_REFRESH_SECONDS`: how often the key secret is read again, so a rotation
+    /// takes effect without a redeploy.
+    pub key_refresh: std::time::Duration,
     pub links: LinkPolicy,
     pub limits: Limits,
 }
@@ -66,9 +69,27 @@ impl IngressConfig {
             sessions_table: required(lookup, "SESSIONS_TABLE")?,
             record_retention: shared::store::retention(lookup)?,
             keys,
+            key_refresh: key_refresh(lookup)?,
             links: LinkPolicy::from_lookup(lookup)?,
             limits: Limits::from_lookup(lookup)?,
         })
+    }
+}
+
+/// How often the key secret is re-read when `CALLBACK_KEY_REFRESH_SECONDS` is unset.
+pub const DEFAULT_KEY_REFRESH_SECONDS: u64 = 300;
+
+fn key_refresh(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<std::time::Duration, ConfigError> {
+    const NAME: &str = "CALLBACK_KEY_REFRESH_SECONDS";
+    let seconds = setting(lookup, NAME, DEFAULT_KEY_REFRESH_SECONDS)?;
+    // Below a second every callback would read the secret (and pay for it); above an hour a
+    // rotation would wait longer than anyone expects.
+    if (1..=3600).contains(&seconds) {
+        Ok(std::time::Duration::from_secs(seconds))
+    } else {
+        Err(ConfigError::new(NAME, "must be 1 to 3600 seconds"))
     }
 }
 
@@ -99,6 +120,7 @@ mod tests {
         let c = IngressConfig::from_lookup(&lookup(BASE)).unwrap();
         assert_eq!(c.functions.for_family(Family::VideoCall), "video-call");
         assert_eq!(c.sessions_table, "sessions");
+        assert_eq!(c.key_refresh.as_secs(), DEFAULT_KEY_REFRESH_SECONDS);
         assert_eq!(
             c.keys,
             KeySetting::Environment {
@@ -130,5 +152,24 @@ mod tests {
     fn a_missing_function_name_is_named() {
         let err = IngressConfig::from_lookup(&lookup(&BASE[1..])).unwrap_err();
         assert_eq!(err.name, "SMS_FUNCTION_NAME");
+    }
+
+    #[test]
+    fn the_key_refresh_is_bounded() {
+        let with = |value: &'static str| {
+            move |name: &str| {
+                if name == "CALLBACK_KEY_REFRESH_SECONDS" {
+                    Some(value.to_owned())
+                } else {
+                    lookup(BASE)(name)
+                }
+            }
+        };
+        let two = IngressConfig::from_lookup(&with("2")).unwrap();
+        assert_eq!(two.key_refresh.as_secs(), 2);
+        for bad in ["0", "3601", "soon"] {
+            let err = IngressConfig::from_lookup(&with(bad)).unwrap_err();
+            assert_eq!(err.name, "CALLBACK_KEY_REFRESH_SECONDS", "{bad}");
+        }
     }
 }

@@ -6,8 +6,6 @@ use std::time::{Duration, Instant};
 use shared::CallbackKeys;
 use tokio::sync::Mutex;
 
-/// How often the secret is re-read while it is readable.
-pub const REFRESH: Duration = Duration::from_secs(300);
 /// How soon a failed read is tried again.
 pub const RETRY: Duration = Duration::from_secs(10);
 

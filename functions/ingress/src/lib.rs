@@ -29,7 +29,7 @@ impl Ingress {
             ),
         };
         Self {
-            keys: KeyRing::load(source, keys::REFRESH).await,
+            keys: KeyRing::load(source, config.key_refresh).await,
             links: config.links,
             limits: config.limits,
             handoff: HandOff::new(aws_sdk_lambda::Client::new(aws), config.functions),

@@ -7,7 +7,11 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use common::*;
-use ingress::keys::{KeyRing, KeySource, REFRESH};
+use ingress::keys::{KeyRing, KeySource};
+
+/// The production refresh interval, so only a test's own retry timing is ever short.
+const REFRESH: std::time::Duration =
+    std::time::Duration::from_secs(ingress::config::DEFAULT_KEY_REFRESH_SECONDS);
 use shared::{AuthError, CallbackKeys, PresentedKey};
 use testkit::Moto;
 

@@ -7,7 +7,11 @@ use aws_config::SdkConfig;
 use ingress::Ingress;
 use ingress::config::FamilyFunctions;
 use ingress::handoff::HandOff;
-use ingress::keys::{KeyRing, KeySource, REFRESH};
+use ingress::keys::{KeyRing, KeySource};
+
+/// The production refresh interval, so only a test's own retry timing is ever short.
+const REFRESH: std::time::Duration =
+    std::time::Duration::from_secs(ingress::config::DEFAULT_KEY_REFRESH_SECONDS);
 use lambda_http::{Body, Request, Response};
 use shared::{Limits, LinkPolicy, SessionsTable};
 use testkit::{FakeLambda, Moto};
