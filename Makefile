@@ -8,7 +8,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build targets arm64 by default; where the aarch64 Rust target is missing, build x86_64.
 ARCH ?= $(if $(shell rustup target list --installed 2>/dev/null | grep -x aarch64-unknown-linux-gnu),arm64,x86_64)
 
-.PHONY: demo local load fuzz test lint template sam-build events redrive bench venv clean
+.PHONY: demo local load fuzz test lint template sam-build deploy-local events redrive bench venv clean
 
 ## Installs the pinned Python tools (moto) into .venv, once per change of requirements-dev.txt.
 venv: $(VENV)/.installed
@@ -63,6 +63,12 @@ template: venv
 ## What `sam deploy` would upload, for the architecture the machine can build.
 sam-build: venv
 	sam build --parameter-overrides Architecture=$(ARCH)
+
+## sam build, the literal sam deploy into moto (samconfig.toml's `local` environment), the
+## deployed bootstraps run with the stack's environment, the reference callbacks replayed; then a
+## key rotation, each function's calls against its role, and sam delete (scripts/deploy_local.py).
+deploy-local: venv
+	@ARCH=$(ARCH) $(PY) scripts/deploy_local.py
 
 ## Rewrites events/<function>/ from events/callbacks/.
 events:

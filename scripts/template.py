@@ -63,7 +63,12 @@ _TaggedLoader.add_multi_constructor("!", _long_form)
 
 
 def load_tagged(path: pathlib.Path = TEMPLATE) -> dict:
-    return yaml.load(path.read_text(), Loader=_TaggedLoader)
+    return parse_tagged(path.read_text())
+
+
+def parse_tagged(text: str) -> dict:
+    """A template's text (YAML or JSON) with short tags in their long forms."""
+    return yaml.load(text, Loader=_TaggedLoader)
 
 
 def samconfig_deploy(env: str, path: pathlib.Path = ROOT / "samconfig.toml") -> dict:

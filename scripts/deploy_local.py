@@ -1,0 +1,432 @@
+#!/usr/bin/env python3
+"""make deploy-local: the deploy path, proven on this machine without an AWS account.
+
+1. moto on loopback stands in for AWS, CloudFormation included (moto_cloudformation.py adds
+   the SAM transform and the resource types moto lacks);
+2. `sam build` for this machine's architecture, then the literal `sam deploy --config-env local`
+   (samconfig.toml's `local` environment holds the stack name, bucket and parameters);
+3. the system runs from what the stack holds: each function's deployed `bootstrap`, fetched from
+   moto's S3 as the stack names it, under a local Lambda (lambda_emulator.py) with exactly the
+   environment the stack gave it plus the endpoint and credentials; the key comes from the
+   deployed secret, the table from the stack's outputs. The reference callbacks are replayed
+   and checked as `make demo` checks them;
+4. checks: each function's deployed environment is what template.py resolves for the local
+   stack (so `make demo` runs the same wiring); a rotation as the README tells it (a second
+   deploy with CallbackApiKeyPrevious, both keys pass, a third clears it, the old key fails);
+   every AWS call each function made is allowed by its role's policies (an unused permission is
+   reported); `sam delete` keeps the sessions table and removes the rest.
+
+Exit 0 only when every check passed. Environment: MOTO_PORT (a free port), ARCH (the
+machine's; sam build needs the Rust target of the architecture), SKIP_BUILD=1 to deploy the
+last `sam build`.
+"""
+import ast
+import fnmatch
+import io
+import json
+import os
+import pathlib
+import platform
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+
+import boto3
+
+import lambda_emulator
+import local_stack
+import template
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+BUILT = ROOT / ".aws-sam" / "build" / "template.yaml"
+OUT = ROOT / "target" / "deploy-local"
+CONFIG_ENV = "local"
+REGION = "us-east-1"
+ROTATED_KEY = "rotated-key-local-0002"
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Checks:
+    def __init__(self):
+        self.failed: list[str] = []
+
+    def check(self, what: str, ok: bool, detail: str = "") -> bool:
+        print(f"  {'ok ' if ok else 'NO '} {what}" + (f": {detail}" if detail else ""), flush=True)
+        if not ok:
+            self.failed.append(what)
+        return ok
+
+
+class Deployment:
+    """What the stack in moto holds, read through the AWS APIs."""
+
+    def __init__(self, aws: dict, stack: str):
+        self.aws = aws
+        self.stack = stack
+        self.cloudformation = boto3.client("cloudformation", **aws)
+        self.lambda_ = boto3.client("lambda", **aws)
+        self.refresh()
+
+    def client(self, service: str):
+        return boto3.client(service, **self.aws)
+
+    def refresh(self) -> None:
+        described = self.cloudformation.describe_stacks(StackName=self.stack)["Stacks"][0]
+        self.outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+        self.parameters = {p["ParameterKey"]: p["ParameterValue"]
+                           for p in described.get("Parameters", [])}
+        summaries = self.cloudformation.list_stack_resources(
+            StackName=self.stack)["StackResourceSummaries"]
+        self.resources = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                          for r in summaries if r.get("LogicalResourceId")}
+        self.types = {r["LogicalResourceId"]: r["ResourceType"]
+                      for r in summaries if r.get("LogicalResourceId")}
+        body = self.cloudformation.get_template(StackName=self.stack)["TemplateBody"]
+        self.template = body if isinstance(body, dict) else template.parse_tagged(body)
+
+    def functions(self) -> list[str]:
+        return [name for name, resource in self.template["Resources"].items()
+                if resource["Type"] == "AWS::Serverless::Function"]
+
+    def configuration(self, logical: str) -> dict:
+        return self.lambda_.get_function_configuration(FunctionName=self.resources[logical])
+
+    def environment(self, logical: str) -> dict:
+        variables = self.configuration(logical).get("Environment", {}).get("Variables", {})
+        # Lambda hands a function strings; moto keeps a resolved Number parameter as a number.
+        return {k: str(v) for k, v in variables.items()}
+
+    def event_config(self, logical: str) -> dict | None:
+        try:
+            return self.lambda_.get_function_event_invoke_config(
+                FunctionName=self.resources[logical])
+        except self.lambda_.exceptions.ResourceNotFoundException:
+            return None
+
+    def bootstrap(self, logical: str) -> pathlib.Path:
+        """The function's deployed code: the object its CodeUri names in moto's S3, checked
+        against the code Lambda holds, unpacked."""
+        uri = self.template["Resources"][logical]["Properties"]["CodeUri"]
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        location = self.lambda_.get_function(FunctionName=self.resources[logical])["Code"]["Location"]
+        if not location.endswith("/" + key):
+            raise SystemExit(f"{logical}: Lambda holds {location}, the stack names {uri}")
+        archive = self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        target = OUT / logical
+        target.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(io.BytesIO(archive)) as z:
+            (target / "bootstrap").write_bytes(z.read("bootstrap"))
+        (target / "bootstrap").chmod(0o755)
+        return target / "bootstrap"
+
+    def policies(self, logical: str) -> list[dict]:
+        """Every statement of the role the stack gave `logical`: inline and attached."""
+        iam = self.client("iam")
+        role = self.configuration(logical)["Role"].split("/")[-1]
+        documents = []
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+            documents.append(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
+        for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+            policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+            documents.append(iam.get_policy_version(
+                PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"]
+            )["PolicyVersion"]["Document"])
+        statements = []
+        for document in documents:
+            if isinstance(document, str):
+                # moto returns an inline document written by CloudFormation as Python's repr.
+                try:
+                    document = json.loads(document)
+                except ValueError:
+                    document = ast.literal_eval(document)
+            found = document.get("Statement", [])
+            statements += found if isinstance(found, list) else [found]
+        return statements
+
+
+def sam(*args: str, env: dict) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(["sam", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    log = OUT / "sam.log"
+    with open(log, "a") as f:
+        f.write(f"$ sam {' '.join(args)}\n{done.stdout}\n")
+    if done.returncode != 0:
+        print(done.stdout[-3000:])
+        raise SystemExit(f"sam {args[0]} failed (full output in {log})")
+    return time.perf_counter() - started
+
+
+def deploy(parameters: dict, env: dict) -> float:
+    # SAM splits an override at spaces unless its value is quoted, and refuses `Key=`: an empty
+    # value is written `Key=""` (in a shell: 'Key=""').
+    overrides = [f'{k}="{v}"' if " " in v or not v else f"{k}={v}" for k, v in parameters.items()]
+    # --config-file: next to a built template SAM would look for one in .aws-sam/build.
+    return sam("deploy", "--config-file", str(ROOT / "samconfig.toml"), "--config-env", CONFIG_ENV,
+               "--template-file", str(BUILT),
+               "--parameter-overrides", *overrides, env=env)
+
+
+def allowed(statements: list[dict], action: str, resource: str) -> bool:
+    def listed(value) -> list[str]:
+        # moto leaves an `AWS::NoValue` in a list as None, where CloudFormation drops it.
+        return [v for v in (value if isinstance(value, list) else [value]) if v is not None]
+
+    def matches(patterns, value: str, case: bool) -> bool:
+        return any(fnmatch.fnmatchcase(value if case else value.lower(),
+                                       p if case else p.lower()) for p in listed(patterns))
+
+    verdict = False
+    for statement in statements:
+        if matches(statement.get("Action", []), action, False) and \
+                matches(statement.get("Resource", []), resource, True):
+            if statement.get("Effect") == "Deny":
+                return False
+            verdict = True
+    return verdict
+
+
+def granted(statements: list[dict]) -> list[tuple[str, str]]:
+    pairs = []
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action", [])
+        resources = statement.get("Resource", [])
+        for action in actions if isinstance(actions, list) else [actions]:
+            for resource in resources if isinstance(resources, list) else [resources]:
+                if resource is not None:
+                    pairs.append((action, resource))
+    return pairs
+
+
+class Replay:
+    """What local_stack.demo needs of a stack: the key, the Callback URL, moto."""
+
+    def __init__(self, key: str, service: lambda_emulator.Service, moto_url: str, aws: dict):
+        self.key = key
+        self.service = service
+        self.moto_url = moto_url
+        self.aws = aws
+
+    def post(self, body: bytes) -> tuple[int, str]:
+        request = urllib.request.Request(self.service.callback_url, data=body, method="POST",
+                                         headers={"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def settle(self) -> None:
+        self.service.wait_idle(60)
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "sam.log").write_text("")
+    checks = Checks()
+    timings: dict[str, float] = {}
+    port = int(os.environ.get("MOTO_PORT") or free_port())
+    # moto reads the template's S3 URL by host name: an IP address would be taken for a bucket.
+    moto_url = f"http://localhost:{port}"
+    aws = dict(endpoint_url=moto_url, region_name=REGION, aws_access_key_id="testing",
+               aws_secret_access_key="testing")
+    env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+               AWS_ENDPOINT_URL=moto_url, AWS_ACCESS_KEY_ID="testing",
+               AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION,
+               SAM_CLI_TELEMETRY="0")
+    arch = os.environ.get("ARCH") or ("arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64")
+    config = template.samconfig_deploy(CONFIG_ENV)
+    parameters = {**template.samconfig_parameters(CONFIG_ENV), "Architecture": arch}
+
+    moto_log = open(OUT / "moto.log", "w")
+    moto = subprocess.Popen([str(VENV_BIN / "python"), str(ROOT / "scripts" / "moto_server.py"),
+                             str(port), "--cloudformation"], stdout=moto_log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    service = None
+    proxies: list = []
+    try:
+        local_stack.wait_for(lambda: local_stack.http_status("GET", f"{moto_url}/moto-api/") == 200,
+                             30, "moto server", [moto])
+        if os.environ.get("SKIP_BUILD") != "1":
+            say(f"sam build for {arch} (release builds of the five functions: minutes the first time)")
+            timings["sam build"] = sam("build", "--parameter-overrides", f"Architecture={arch}", env=env)
+
+        say(f"sam deploy --config-env {CONFIG_ENV} into moto ({moto_url})")
+        boto3.client("s3", **aws).create_bucket(Bucket=config["s3_bucket"])
+        timings["sam deploy"] = deploy(parameters, env)
+        stack = Deployment(aws, config["stack_name"])
+        print(f"  stack {stack.stack}: {len(stack.resources)} resources, outputs "
+              f"{', '.join(sorted(stack.outputs))}")
+
+        print("\nThe deployed wiring")
+        table = stack.outputs["SessionsTableName"]
+        arns = {
+            ("SessionsTable", "Arn"): stack.client("dynamodb").describe_table(
+                TableName=table)["Table"]["TableArn"],
+        }
+        pseudo = {"AWS::StackName": stack.stack, "AWS::Region": REGION,
+                  "AWS::AccountId": lambda_emulator.ACCOUNT, "AWS::Partition": "aws",
+                  "AWS::URLSuffix": "amazonaws.com"}
+        resolve = template.Resolver(template.load_tagged(), parameters, stack.resources, arns, pseudo)
+        source = template.load_tagged()
+        for logical in stack.functions():
+            expected = template.environment(source, logical, resolve)
+            deployed = stack.environment(logical)
+            differ = sorted(k for k in expected.keys() | deployed.keys()
+                            if expected.get(k) != deployed.get(k))
+            checks.check(f"{logical}: {len(deployed)} variables, as template.py resolves them",
+                         not differ, f"differ: {differ}" if differ else "")
+        secret = stack.client("secretsmanager").get_secret_value(
+            SecretId=stack.outputs["CallbackKeySecretArn"])["SecretString"]
+        keys = json.loads(secret)
+        checks.check("the secret holds the keys in the shape the ingress reads",
+                     keys == {"current": parameters["CallbackApiKey"],
+                              "previous": parameters["CallbackApiKeyPrevious"]})
+
+        say("fetching each function's deployed bootstrap and starting them under a local Lambda")
+        # An operator's step before the first e-mail: SES sends only from a verified identity.
+        stack.client("ses").verify_email_identity(EmailAddress=parameters["EmailFromAddress"])
+        service = lambda_emulator.Service({}, ingress="", sqs=stack.client("sqs"))
+        function_log = open(OUT / "functions.log", "w")
+        recorded: dict[str, lambda_emulator.RecordingProxy] = {}
+        for logical in stack.functions():
+            binary = stack.bootstrap(logical)
+            proxy = lambda_emulator.RecordingProxy(f"http://127.0.0.1:{port}", service, REGION)
+            proxies.append(proxy)
+            recorded[logical] = proxy
+            configuration = stack.configuration(logical)
+            function_env = {
+                **stack.environment(logical),
+                "AWS_ENDPOINT_URL": proxy.url, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(configuration["MemorySize"]),
+            }
+            name = stack.resources[logical]
+            service.functions[name] = lambda_emulator.Function(
+                name, [str(binary)], function_env, float(configuration["Timeout"]), function_log,
+                REGION, stack.event_config(logical))
+        service.ingress = stack.resources["IngressFunction"]
+        print(f"  Callback URL (the HTTP API's stand-in): {service.callback_url}")
+
+        key = keys["current"]
+        started = time.perf_counter()
+        code = local_stack.demo(Replay(key, service, moto_url, aws), table=table)
+        timings["replay"] = time.perf_counter() - started
+        checks.check("the reference callbacks, as make demo expects them", code == 0)
+
+        print("\nThe OTP callbacks again (Identomat retrying): nothing is sent twice")
+        replay = Replay(key, service, moto_url, aws)
+        for name in ("one-time-password-request", "email-one-time-password-request"):
+            body = json.loads((local_stack.SAMPLES / f"{name}.json").read_text())
+            body["callbackApiKey"] = key
+            status = replay.post(json.dumps(body).encode())[0]
+            checks.check(f"{name} again: 202", status == 202)
+        replay.settle()
+        data = json.loads(urllib.request.urlopen(f"{moto_url}/moto-api/data.json").read())
+        checks.check("still 2 SMS and 2 e-mails",
+                     (len(data["sns"]["SMS"]), len(data["ses"]["Message"])) == (2, 2))
+
+        print("\nRotation, as the README tells it")
+        refresh = float(parameters["CallbackKeyRefreshSeconds"]) + 1
+        old_key = parameters["CallbackApiKey"]
+
+        def status_with(k: str) -> int:
+            body = json.loads((local_stack.SAMPLES / "session-change.json").read_text())
+            body["callbackApiKey"] = k
+            return replay.post(json.dumps(body).encode())[0]
+
+        rotating = {**parameters, "CallbackApiKey": ROTATED_KEY, "CallbackApiKeyPrevious": old_key}
+
+        def secret_holds() -> dict:
+            return json.loads(stack.client("secretsmanager").get_secret_value(
+                SecretId=stack.outputs["CallbackKeySecretArn"])["SecretString"])
+
+        timings["sam deploy (update)"] = deploy(rotating, env)
+        checks.check("2nd deploy: the secret holds the new key and the old one as previous",
+                     secret_holds() == {"current": ROTATED_KEY, "previous": old_key})
+        time.sleep(refresh)
+        checks.check("2nd deploy (CallbackApiKeyPrevious set): the new key passes",
+                     status_with(ROTATED_KEY) == 202)
+        checks.check("2nd deploy: the old key still passes", status_with(old_key) == 202)
+        deploy({**rotating, "CallbackApiKeyPrevious": ""}, env)
+        checks.check("3rd deploy: the secret holds the new key alone",
+                     secret_holds() == {"current": ROTATED_KEY, "previous": ""})
+        time.sleep(refresh)
+        checks.check("3rd deploy (CallbackApiKeyPrevious cleared): the old key is refused",
+                     status_with(old_key) == 401)
+        checks.check("3rd deploy: the new key passes", status_with(ROTATED_KEY) == 202)
+        replay.settle()
+
+        print("\nLeast privilege: every AWS call each function made, against its role")
+        stack.refresh()
+        for logical in stack.functions():
+            statements = stack.policies(logical)
+            calls = sorted(recorded[logical].calls)
+            for action, resource in calls:
+                checks.check(f"{logical}: {action} on {resource}",
+                             allowed(statements, action, resource))
+            unused = [(a, r) for a, r in granted(statements)
+                      if not any(allowed([{"Effect": "Allow", "Action": a, "Resource": r}], c, res)
+                                 for c, res in calls)]
+            for action, resource in unused:
+                # Lambda itself sends a failed event to the queue, with the function's role.
+                who = " (Lambda's, for the failure destination)" if action == "sqs:SendMessage" else ""
+                print(f"  --  {logical}: granted, not called in this run{who}: {action} on {resource}")
+
+        print("\nsam delete")
+        timings["sam delete"] = sam("delete", "--stack-name", stack.stack, "--region", REGION,
+                                    "--no-prompts", env=env)
+        dynamodb = stack.client("dynamodb")
+        checks.check("the sessions table is kept (DeletionPolicy: Retain)",
+                     table in dynamodb.list_tables()["TableNames"])
+        names = set(stack.resources.values())
+        left = {
+            "functions": [f["FunctionName"] for f in stack.client("lambda").list_functions()["Functions"]
+                          if f["FunctionName"] in names],
+            "roles": [r["RoleName"] for r in stack.client("iam").list_roles()["Roles"]
+                      if r["RoleName"] in names],
+            "secret": [s["ARN"] for s in stack.client("secretsmanager").list_secrets()["SecretList"]
+                       if s["ARN"] in names],
+            "queue": [u for u in stack.client("sqs").list_queues().get("QueueUrls", []) if u in names],
+            "topic": [t["TopicArn"] for t in stack.client("sns").list_topics()["Topics"]
+                      if t["TopicArn"] in names],
+            "log groups": [g["logGroupName"] for g in
+                           stack.client("logs").describe_log_groups()["logGroups"]
+                           if g["logGroupName"] in names],
+        }
+        for kind, remaining in left.items():
+            checks.check(f"gone: the stack's {kind}", not remaining, ", ".join(remaining))
+    finally:
+        if service is not None:
+            service.stop()
+        for proxy in proxies:
+            proxy.stop()
+        moto.terminate()
+        moto.wait()
+
+    print("\nTimes: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+    if checks.failed:
+        print(f"{len(checks.failed)} check(s) failed: {'; '.join(checks.failed)}")
+        print(f"logs: {OUT.relative_to(ROOT)}/")
+        return 1
+    print("every check passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""What moto's CloudFormation lacks for this project's template, added to the moto server that
+`make deploy-local` deploys into (moto_server.py --cloudformation).
+
+CloudFormation applies a template's `AWS::Serverless-2016-10-31` transform on the server;
+moto 5.2 does not, and treats every `AWS::Serverless::*` resource as unknown (skipped, with a
+warning). It also creates no `AWS::SecretsManager::Secret` or `AWS::Lambda::EventInvokeConfig`,
+and a stack created through a change set (what `sam deploy` does) keeps no outputs. This module
+adds those four, each with the service's own moto backend, so that the stack moto holds is the
+one CloudFormation would build: functions with their resolved environment, roles with their
+policies, the secret, the retry and failure destination of each family.
+
+Still unsupported and left out of the local stack (moto logs a warning for each): the HTTP API
+(`AWS::ApiGatewayV2::*`: the local Callback URL stands in for it) and the alarms.
+"""
+import json
+import re
+from moto.cloudformation import models as cfn_models
+from moto.core.common_models import CloudFormationModel
+
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+
+
+def _transformed(template: dict, parameters: dict, region: str) -> dict:
+    """The template as CloudFormation runs it: the SAM transform applied with the stack's
+    parameter values, as the service does before it creates anything."""
+    transforms = template.get("Transform")
+    if transforms != SAM_TRANSFORM and SAM_TRANSFORM not in (transforms or []):
+        return template
+    import boto3
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    # The template names no managed policy by name (only SAM's policy templates and
+    # statements), so there is nothing to look up in IAM.
+    translator = Translator({}, Parser(), boto_session=boto3.session.Session(region_name=region))
+    values = {"AWS::Region": region, "AWS::Partition": "aws", **parameters}
+    translated = translator.translate(template, parameter_values=values,
+                                      get_managed_policy_map=lambda: {})
+    return json.loads(json.dumps(translated))
+
+
+def _install_transform() -> None:
+    parse = cfn_models.ChangeSet._parse_template
+
+    def parse_and_transform(self) -> None:
+        parse(self)
+        self.template_dict = _transformed(
+            self.template_dict, dict(self.parameters or {}), self.stack.region_name
+        )
+
+    cfn_models.ChangeSet._parse_template = parse_and_transform
+
+    execute = cfn_models.CloudFormationBackend.execute_change_set
+
+    def execute_and_keep_outputs(self, change_set_name: str, stack_name: str | None = None):
+        change_set = self.change_sets.get(change_set_name) or next(
+            (c for c in self.change_sets.values() if c.change_set_name == change_set_name), None
+        )
+        execute(self, change_set_name, stack_name)
+        if change_set is not None:
+            # moto's change set leaves the stack's template (and so its outputs) as it was.
+            stack = self.stacks[change_set.stack_id]
+            stack.template_dict = change_set.template_dict
+            stack.output_map = stack._create_output_map()
+
+    cfn_models.CloudFormationBackend.execute_change_set = execute_and_keep_outputs
+
+
+def _install_sub_references() -> None:
+    """An update changes a resource whose parameters changed; moto finds the parameters a
+    resource uses through `Ref` only, so a secret written with `Fn::Sub` from the key
+    parameters was never updated by a rotation. `${Name}` in a Sub counts too."""
+    from moto.cloudformation import parsing
+
+    def references(template) -> list[str]:
+        # moto's own walk calls this module attribute recursively: one walk of our own.
+        found: list[str] = []
+        pending = [template]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, dict):
+                if isinstance(node.get("Ref"), str):
+                    found.append(node["Ref"])
+                sub = node.get("Fn::Sub")
+                text = sub[0] if isinstance(sub, list) and sub else sub
+                if isinstance(text, str):
+                    found += re.findall(r"\$\{([^}!.]+)\}", text)
+                pending += node.values()
+            elif isinstance(node, list):
+                pending += node
+        return found
+
+    parsing.get_references_from_template = references
+
+
+class Secret(CloudFormationModel):
+    """AWS::SecretsManager::Secret: `Ref` is the ARN; a changed `SecretString` is a new
+    version, as CloudFormation writes it."""
+
+    # moto files each model under the service its module names.
+    __module__ = "moto.secretsmanager.cloudformation"
+
+    def __init__(self, arn: str, name: str):
+        self.arn = arn
+        self.name = name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SecretsManager::Secret"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    @staticmethod
+    def _backend(account_id: str, region_name: str):
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        return secretsmanager_backends[account_id][region_name]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name, **kwargs) -> "Secret":
+        properties = cloudformation_json.get("Properties", {})
+        created = json.loads(cls._backend(account_id, region_name).create_secret(
+            name=resource_name, secret_string=properties.get("SecretString"),
+            secret_binary=None, description=properties.get("Description"), tags=[],
+            kms_key_id=properties.get("KmsKeyId"), client_request_token=None,
+            replica_regions=[], force_overwrite=False,
+        ))
+        return cls(created["ARN"], created["Name"])
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name,
+                                        cloudformation_json, account_id, region_name) -> "Secret":
+        properties = cloudformation_json.get("Properties", {})
+        cls._backend(account_id, region_name).put_secret_value(
+            secret_id=original_resource.arn, secret_string=properties.get("SecretString"),
+            secret_binary=None, client_request_token=None, version_stages=["AWSCURRENT"],
+        )
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name) -> None:
+        cls._backend(account_id, region_name).delete_secret(
+            secret_id=resource_name, recovery_window_in_days=None,
+            force_delete_without_recovery=True,
+        )
+
+
+class EventInvokeConfig(CloudFormationModel):
+    """AWS::Lambda::EventInvokeConfig: retries, event age and the failure destination of a
+    function's asynchronous invocations."""
+
+    __module__ = "moto.awslambda.cloudformation"
+
+    def __init__(self, function_name: str, qualifier: str):
+        self.function_name = function_name
+        self.qualifier = qualifier
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::EventInvokeConfig"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return f"{self.function_name}:{self.qualifier}"
+
+    @staticmethod
+    def _put(properties: dict, account_id: str, region_name: str) -> "EventInvokeConfig":
+        from moto.awslambda.models import lambda_backends
+
+        config = {k: properties[k] for k in
+                  ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+                  if k in properties}
+        name = properties["FunctionName"]
+        lambda_backends[account_id][region_name].put_function_event_invoke_config(name, config)
+        return EventInvokeConfig(name, properties.get("Qualifier", "$LATEST"))
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name, **kwargs) -> "EventInvokeConfig":
+        return cls._put(cloudformation_json["Properties"], account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name,
+                                        cloudformation_json, account_id, region_name):
+        return cls._put(cloudformation_json["Properties"], account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name) -> None:
+        from moto.awslambda.models import lambda_backends
+
+        function_name = re.sub(r":[^:]*$", "", resource_name)
+        try:
+            lambda_backends[account_id][region_name].delete_function_event_invoke_config(
+                function_name)
+        except Exception:  # noqa: BLE001 - the function went first: nothing is left to delete
+            pass
+
+
+def _no_docker_in_data_json() -> None:
+    """moto's /moto-api/data.json reads every attribute of every model, and a Lambda function's
+    `docker_client` connects to Docker, which is not here: the whole answer fails with a 500.
+    Without Docker the attribute is simply absent."""
+    from moto.utilities.docker_utilities import DockerModel
+
+    connect = DockerModel.docker_client.fget
+
+    def docker_client(self):
+        try:
+            return connect(self)
+        except Exception as e:  # noqa: BLE001 - docker raises several kinds when absent
+            raise AttributeError(f"Docker is not available: {e}") from e
+
+    DockerModel.docker_client = property(docker_client)
+
+
+def install() -> None:
+    _install_transform()
+    _install_sub_references()
+    _no_docker_in_data_json()
+    # moto finds resource types among CloudFormationModel's direct subclasses, on first use:
+    # defining the classes above is their registration.
+    assert {Secret, EventInvokeConfig} <= set(CloudFormationModel.__subclasses__())
+
