@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex};
 use aws_config::SdkConfig;
 use email::{EmailConfig, EmailFamily};
 use ingress::Ingress;
+use ingress::config::DEFAULT_KEY_REFRESH_SECONDS;
 use ingress::config::FamilyFunctions;
 use ingress::handoff::HandOff;
-use ingress::keys::{KeyRing, KeySource, REFRESH};
+use ingress::keys::{KeyRing, KeySource};
 use lambda_http::{Body, Response};
 use shared::family::{FamilyError, decode};
 use shared::fields::EmailAddress;
@@ -60,7 +61,11 @@ impl System {
             .build();
         let table = SessionsTable::new(aws_sdk_dynamodb::Client::new(&aws), TABLE);
         let ingress = Ingress {
-            keys: KeyRing::load(KeySource::Fixed(testkit::samples::keys()), REFRESH).await,
+            keys: KeyRing::load(
+                KeySource::Fixed(testkit::samples::keys()),
+                std::time::Duration::from_secs(DEFAULT_KEY_REFRESH_SECONDS),
+            )
+            .await,
             links: LinkPolicy::default(),
             limits: Limits::default(),
             handoff: HandOff::new(
