@@ -2,7 +2,8 @@
 """Every function crate of the workspace has its function in template.yaml, built from its own
 binary with cargo lambda, and no function in the template lacks a crate. Every family (each
 function but the ingress) is retried the same number of times and then dead-lettered to the
-DeadLetterQueue, which tests/e2e/tests/faults.rs relies on."""
+DeadLetterQueue, which tests/e2e/tests/faults.rs relies on; a function fed by the table's stream
+dead-letters its failed batches there too."""
 import pathlib
 import re
 import sys
@@ -35,6 +36,14 @@ def dead_letter_problems(template: dict) -> list[str]:
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         if resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary") == "ingress":
+            continue
+        streams = [e for e in resource["Properties"].get("Events", {}).values()
+                   if e.get("Type") == "DynamoDB"]
+        if streams:
+            for event in streams:
+                on_failure = event["Properties"].get("DestinationConfig", {}).get("OnFailure", {})
+                if on_failure.get("Destination") != {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}:
+                    problems.append(f"{logical_id}'s stream batches do not fail to DeadLetterQueue")
             continue
         config = resource["Properties"].get("EventInvokeConfig", {})
         retries.add(config.get("MaximumRetryAttempts"))

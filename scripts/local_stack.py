@@ -38,6 +38,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 SAMPLES = ROOT / "events" / "callbacks"
 TABLE = "identomat-sessions"
+EVENT_BUS = "identomat-local-callbacks"
 SECRET = "identomat/callback-key"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -59,7 +60,8 @@ def resolver(values: dict, secret_arn: str) -> template.Resolver:
     """The template's intrinsics with the local names: each function is its binary's name
     (what cargo lambda's Invoke API knows it by), the table and secret the local ones."""
     tpl = template.load_tagged()
-    refs = {**template.functions(tpl), "SessionsTable": TABLE, "CallbackKeySecret": secret_arn}
+    refs = {**template.functions(tpl), "SessionsTable": TABLE, "CallbackKeySecret": secret_arn,
+            "EventBus": EVENT_BUS}
     attributes = {("SessionsTable", "Arn"): f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}"}
     pseudo = {"AWS::StackName": template.samconfig_stack_name(SAMCONFIG_ENV), "AWS::Region": REGION,
               "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}

@@ -12,6 +12,7 @@ pub mod logs;
 pub mod proxy;
 pub mod samples;
 mod serve;
+pub mod stream;
 
 pub use fault::{FaultyEndpoint, query_error, query_error_saying};
 pub use lambda::{Answer, FakeLambda, Invocation};

@@ -1,0 +1,124 @@
+//! The notify function: the sessions table's stream in, one EventBridge event per meaningful
+//! change out, in the stream's order.
+//!
+//! Lambda's event source mapping hands over a batch of one shard's records in order. The
+//! events are put in that order, 10 per call; at the first entry the bus did not take, the
+//! handler stops and names that entry's record as the batch's first failure
+//! (`ReportBatchItemFailures`), so Lambda retries from there and nothing of a session is put
+//! out of order. Entries after it that the bus did take are put again on the retry: delivery is
+//! at least once, and each event's `detail.id` lets a consumer drop a repeat.
+
+pub mod bus;
+pub mod events;
+
+use std::time::Instant;
+
+use aws_lambda_events::dynamodb;
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use shared::config::{ConfigError, optional, required};
+use shared::metrics::TARGET;
+
+use crate::bus::{Bus, MAX_ENTRIES};
+use crate::events::{Change, Notification, notifications};
+
+/// The events' `source` when `EVENT_SOURCE` is unset.
+pub const DEFAULT_SOURCE: &str = "identomat.callbacks";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyConfig {
+    /// `EVENT_BUS_NAME`: the bus the stack created, an existing one, or `default`.
+    pub bus_name: String,
+    /// `EVENT_SOURCE`: what a rule matches the events by.
+    pub source: String,
+}
+
+impl NotifyConfig {
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            bus_name: required(lookup, "EVENT_BUS_NAME")?,
+            source: optional(lookup, "EVENT_SOURCE").unwrap_or_else(|| DEFAULT_SOURCE.into()),
+        })
+    }
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub records: usize,
+    pub published: usize,
+    /// The record Lambda retries from, with the reason, when the bus did not take everything.
+    pub failed_at: Option<(String, String)>,
+}
+
+/// Publishes the batch's events in order; the answer names the first record whose events the
+/// bus did not all take (none when everything was put).
+pub async fn handle(bus: &impl Bus, event: &dynamodb::Event) -> (DynamoDbEventResponse, Summary) {
+    let mut summary = Summary {
+        records: event.records.len(),
+        ..Summary::default()
+    };
+    let pending: Vec<(&dynamodb::EventRecord, Notification)> = event
+        .records
+        .iter()
+        .flat_map(|record| {
+            notifications(Change {
+                event_name: &record.event_name,
+                old: &record.change.old_image,
+                new: &record.change.new_image,
+            })
+            .into_iter()
+            .map(move |n| (record, n))
+        })
+        .collect();
+    for chunk in pending.chunks(MAX_ENTRIES) {
+        let entries: Vec<Notification> = chunk.iter().map(|(_, n)| n.clone()).collect();
+        let failure = match bus.put(&entries).await {
+            Err(e) => Some((0, e.to_string())),
+            Ok(results) => results
+                .into_iter()
+                .enumerate()
+                .find_map(|(i, r)| r.err().map(|e| (i, e))),
+        };
+        if let Some((index, reason)) = failure {
+            summary.published += index;
+            let record = chunk[index].0;
+            let sequence = record.change.sequence_number.clone().unwrap_or_default();
+            summary.failed_at = Some((sequence.clone(), reason));
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(sequence);
+            let mut response = DynamoDbEventResponse::default();
+            response.batch_item_failures = vec![failure];
+            return (response, summary);
+        }
+        summary.published += chunk.len();
+    }
+    (DynamoDbEventResponse::default(), summary)
+}
+
+/// The invocation's log line and metric (`Published`, or `PublishFailed` with its reason):
+/// counts and the sequence number only, never a session id or recipient.
+pub fn log_batch(summary: &Summary, started: Instant) {
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match &summary.failed_at {
+        None => tracing::info!(
+            target: TARGET,
+            function = "notify",
+            outcome = "published",
+            records = summary.records,
+            events = summary.published,
+            durationMs = duration_ms,
+            "batch"
+        ),
+        Some((sequence, reason)) => tracing::error!(
+            target: TARGET,
+            function = "notify",
+            outcome = "publish-failed",
+            records = summary.records,
+            events = summary.published,
+            retryFrom = %sequence,
+            error = %reason,
+            durationMs = duration_ms,
+            "batch"
+        ),
+    }
+}
