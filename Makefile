@@ -54,9 +54,10 @@ lint: venv template
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-## The SAM template: cfn-lint, sam validate --lint, and one function per function crate.
+## The SAM template and the README's subscription example: cfn-lint, sam validate --lint, and
+## one function per function crate.
 template: venv
-	cfn-lint template.yaml
+	cfn-lint template.yaml examples/subscribe.yaml
 	sam validate --lint
 	@$(PY) scripts/check_template.py
 

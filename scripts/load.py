@@ -23,6 +23,7 @@ import urllib.request
 
 import boto3
 
+import local_stack
 from local_stack import TABLE, Stack, say
 
 CALLBACKS = int(os.environ.get("LOAD_CALLBACKS", "2000"))
@@ -114,6 +115,11 @@ def main() -> int:
                 break
             time.sleep(0.5)
         finished = time.perf_counter() - started
+
+        say("waiting until notify has put every change on the bus")
+        stack.mapping.settle()
+        published = time.perf_counter() - started
+        events = len(local_stack.received_events(stack.aws, stack.events_queue_url))
     except KeyboardInterrupt:
         return 1
     finally:
@@ -132,6 +138,8 @@ def main() -> int:
         ("stored and sent", f"{done['status']} status entries, {done['sms']} SMS, "
                             f"{done['video']} video rooms in {finished:.1f} s "
                             f"({CALLBACKS / finished:.0f} callbacks/s end to end)"),
+        ("events on the bus", f"{events} (status changes, video updates, ...) within {published:.1f} s "
+                              f"of the first post ({events / published:.0f} events/s end to end)"),
         ("lost", f"{sum(lost.values())} {lost}"),
     ]
     print(f"\n| measure | {os.cpu_count()} cores, local stack (debug builds, moto) |\n| --- | --- |")

@@ -32,6 +32,7 @@ import urllib.request
 
 import boto3
 
+import stream_mapping
 import template
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -39,6 +40,8 @@ VENV_BIN = ROOT / ".venv" / "bin"
 SAMPLES = ROOT / "events" / "callbacks"
 TABLE = "identomat-sessions"
 EVENT_BUS = "identomat-local-callbacks"
+EVENTS_QUEUE = "identomat-local-events"
+DEAD_LETTERS = "identomat-local-dead-letters"
 SECRET = "identomat/callback-key"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -56,13 +59,55 @@ def parameters() -> dict:
     return values
 
 
+def subscribe(aws: dict, bus: str, source: str) -> str:
+    """What a company does to receive the events (see the README): a rule on the bus sending
+    every event of `source` to an SQS queue. The queue's URL."""
+    sqs = boto3.client("sqs", **aws)
+    events = boto3.client("events", **aws)
+    url = sqs.create_queue(QueueName=EVENTS_QUEUE)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all-callback-events", EventBusName=bus,
+                    EventPattern=json.dumps({"source": [source]}))
+    events.put_targets(Rule="all-callback-events", EventBusName=bus,
+                       Targets=[{"Id": "queue", "Arn": arn}])
+    return url
+
+
+def matches_schema(event: dict) -> bool:
+    """Whether an event's `detail` is what schemas/ documents for its `detail-type`."""
+    from jsonschema import Draft202012Validator
+
+    for path in (ROOT / "schemas").glob("*.json"):
+        schema = json.loads(path.read_text())
+        if schema["title"] == event["detail-type"]:
+            return Draft202012Validator(schema).is_valid(event["detail"])
+    return False
+
+
+def received_events(aws: dict, queue_url: str) -> list[dict]:
+    """Every event in the queue so far (and the queue emptied), oldest first."""
+    sqs = boto3.client("sqs", **aws)
+    found = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return found
+        for message in messages:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
 def resolver(values: dict, secret_arn: str) -> template.Resolver:
     """The template's intrinsics with the local names: each function is its binary's name
     (what cargo lambda's Invoke API knows it by), the table and secret the local ones."""
     tpl = template.load_tagged()
     refs = {**template.functions(tpl), "SessionsTable": TABLE, "CallbackKeySecret": secret_arn,
             "EventBus": EVENT_BUS}
-    attributes = {("SessionsTable", "Arn"): f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}"}
+    attributes = {
+        ("SessionsTable", "Arn"): f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}",
+        ("DeadLetterQueue", "Arn"): f"arn:aws:sqs:{REGION}:{ACCOUNT}:{DEAD_LETTERS}",
+        ("EventBus", "Arn"): f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{EVENT_BUS}",
+    }
     pseudo = {"AWS::StackName": template.samconfig_stack_name(SAMCONFIG_ENV), "AWS::Region": REGION,
               "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
     return template.Resolver(tpl, values, refs, attributes, pseudo)
@@ -101,6 +146,8 @@ class Stack:
         self.lambda_url = f"http://127.0.0.1:{lambda_port}"
         self.callback_url = f"{self.lambda_url}/lambda-url/ingress/callbacks"
         self.processes: list[subprocess.Popen] = []
+        self.mapping = None
+        self.events_queue_url = ""
         self.logs = ROOT / "target" / "local-stack"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.aws = dict(
@@ -162,6 +209,15 @@ class Stack:
         secret = template.load_tagged()["Resources"]["CallbackKeySecret"]["Properties"]
         secrets.put_secret_value(SecretId=arn, SecretString=resolve.resolve(secret["SecretString"]))
 
+        # The events' way out: the bus (the stack's own), a subscriber's queue, and the
+        # dead-letter queue the stream's failed batches go to.
+        boto3.client("events", **self.aws).create_event_bus(Name=EVENT_BUS)
+        self.events_queue_url = subscribe(self.aws, EVENT_BUS, "identomat.callbacks")
+        boto3.client("sqs", **self.aws).create_queue(QueueName=DEAD_LETTERS)
+        self.resolve = resolve
+        described = boto3.client("dynamodb", **self.aws).describe_table(TableName=TABLE)["Table"]
+        resolve.attributes[("SessionsTable", "StreamArn")] = described["LatestStreamArn"]
+
         env = merged_environment(resolve)
         env.update({
             "AWS_ENDPOINT_URL": self.moto_url,
@@ -191,6 +247,27 @@ class Stack:
         say("waiting until the ingress answers (it starts on its first request)")
         wait_for(lambda: http_status("POST", self.callback_url, b"{}") == 401, 300, "the ingress",
                  self.processes)
+
+        say("polling the table's stream for notify, as the template's event source mapping does")
+        tpl = template.load_tagged()
+        config = self.resolve.resolve(
+            tpl["Resources"]["NotifyFunction"]["Properties"]["Events"]["TableChanges"]["Properties"])
+        self.mapping = stream_mapping.StreamMapping(
+            boto3.client("dynamodbstreams", **self.aws), boto3.client("sqs", **self.aws),
+            config["Stream"], f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:notify",
+            self.invoke_notify, config)
+        self.mapping.start()
+
+    def invoke_notify(self, payload: bytes) -> tuple[bool, bytes]:
+        """A synchronous invoke of notify through cargo lambda's Invoke API."""
+        request = urllib.request.Request(
+            f"{self.lambda_url}/2015-03-31/functions/notify/invocations", data=payload,
+            method="POST", headers={"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return bool(response.headers.get("X-Amz-Function-Error")), response.read()
+        except urllib.error.HTTPError as e:
+            return True, e.read()
 
     def post(self, body: bytes) -> tuple[int, str]:
         request = urllib.request.Request(
@@ -297,6 +374,21 @@ def demo(stack, table: str = TABLE) -> int:
         cc = len(m["destinations"].get("CcAddresses", []))
         print(f"  from {m['source']} to {masked.get(m['id'], '?')}" + (f" cc {cc} more" if cc else "")
               + f": {m['subject']!r}")
+    mapping = getattr(stack, "mapping", None)
+    events = []
+    if mapping is not None:
+        mapping.settle()
+        events = received_events(stack.aws, stack.events_queue_url)
+        print("\nEvents on the bus (EventBridge, read from the subscriber's SQS queue)")
+        for event in events:
+            detail = event["detail"]
+            what = " ".join(f"{k}={json.dumps(detail[k]).strip(chr(34))}" for k in
+                            ("result", "previousResult", "roomStatus", "videoFileStatus",
+                             "videoFileId", "channel", "kind", "recipient", "reason", "type")
+                            if k in detail)
+            session = short(detail.get("sessionId", "-"))
+            print(f"  {event['detail-type']:26} {session:12} {what}")
+
     print(f"\nRecords in the sessions table ({table})")
     for r in sorted(records, key=lambda r: (r["sessionId"], r["record"])):
         if r["sessionId"].startswith("ratelimit#"):
@@ -327,6 +419,14 @@ def demo(stack, table: str = TABLE) -> int:
         ("4 deliveries sent", count(lambda r: r["record"].startswith("delivery#") and r["state"] == "sent") == 4),
         ("1 unhandled callback stored", count(lambda r: r["record"].startswith("unhandled#")) == 1),
     ]
+    if mapping is not None:
+        kinds = sorted(e["detail-type"] for e in events)
+        expectations.append(("every event's detail matches its schema (schemas/)",
+                             bool(events) and all(matches_schema(e) for e in events)))
+        expectations.append(("6 events: 2 status, 2 video, 1 file available, 1 not handled",
+                             kinds == ["Callback Not Handled", "Session Status Changed",
+                                       "Session Status Changed", "Video Call Status Changed",
+                                       "Video Call Status Changed", "Video File Available"]))
     print("\nExpected outcomes")
     for name, ok in expectations:
         print(f"  {'ok ' if ok else 'NO '} {name}")
@@ -363,6 +463,7 @@ def main() -> int:
         print(f"Callback URL: {stack.callback_url}")
         print(f"AWS endpoint: {stack.moto_url}")
         print(f"Sessions table: {TABLE}")
+        print(f"Events (EventBridge bus {EVENT_BUS} -> SQS): {stack.events_queue_url}")
         print(f"Callback API key: {stack.key}", flush=True)
         while all(p.poll() is None for p in stack.processes):
             time.sleep(1)
@@ -372,6 +473,8 @@ def main() -> int:
         return 0
     finally:
         say("stopping moto and cargo lambda")
+        if getattr(stack, "mapping", None) is not None:
+            stack.mapping.stop()
         stack.stop()
 
 

@@ -7,6 +7,12 @@ asynchronously and deleted from the queue once Lambda accepted it. Re-processing
 delivery records make an SMS or e-mail that was already sent a no-op, and status records keep
 the newest state whatever the order.
 
+A batch of the table's stream that notify failed every retry is in the queue as its position
+only (`DDBStreamBatchInfo`: stream, shard, first and last sequence number). Its records are read
+again from the stream (which keeps them 24 hours) and handed to notify synchronously, as the
+event source mapping does; the message is deleted once notify took the whole batch. Events put
+twice keep their `detail.id`.
+
   python3 scripts/redrive.py --queue-url URL [--max N] [--dry-run]
 
 Credentials and region come from the usual AWS environment (AWS_PROFILE, AWS_REGION, ...).
@@ -15,8 +21,52 @@ import argparse
 import json
 import sys
 
+from stream_mapping import lambda_record
 
-def redrive(sqs, lambda_client, queue_url: str, max_messages: int, dry_run: bool) -> dict:
+
+def stream_batch(streams, info: dict) -> list[dict]:
+    """The records of a failed stream batch, as the event source mapping handed them over."""
+    first, last = int(info["startSequenceNumber"]), int(info["endSequenceNumber"])
+    iterator = streams.get_shard_iterator(
+        StreamArn=info["streamArn"], ShardId=info["shardId"],
+        ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber=info["startSequenceNumber"],
+    )["ShardIterator"]
+    batch = []
+    while iterator:
+        page = streams.get_records(ShardIterator=iterator, Limit=1000)
+        records = page.get("Records", [])
+        if not records:
+            break
+        for record in records:
+            sequence = int(record["dynamodb"]["SequenceNumber"])
+            if sequence > last:
+                return batch
+            if sequence >= first:
+                batch.append(lambda_record(record, info["streamArn"]))
+        iterator = page.get("NextShardIterator")
+    return batch
+
+
+def replay_stream_batch(streams, lambda_client, function: str, info: dict) -> str | None:
+    """Hands a failed stream batch to `function` again; None when it took all of it, else why."""
+    batch = stream_batch(streams, info)
+    if len(batch) != int(info.get("batchSize", len(batch))) or not batch:
+        return f"the stream holds {len(batch)} of the batch's {info.get('batchSize')} records"
+    response = lambda_client.invoke(
+        FunctionName=function, InvocationType="RequestResponse",
+        Payload=json.dumps({"Records": batch}).encode(),
+    )
+    answer = response["Payload"].read()
+    if response.get("FunctionError"):
+        return f"the function failed: {answer[:200]!r}"
+    failures = (json.loads(answer or b"{}") or {}).get("batchItemFailures") or []
+    if failures:
+        return f"the function reported {len(failures)} failed item(s) from {failures[0]}"
+    return None
+
+
+def redrive(sqs, lambda_client, queue_url: str, max_messages: int, dry_run: bool,
+            streams=None) -> dict:
     counts = {"redriven": 0, "skipped": 0, "failed": 0}
     seen = 0
     while seen < max_messages:
@@ -33,10 +83,32 @@ def redrive(sqs, lambda_client, queue_url: str, max_messages: int, dry_run: bool
             try:
                 record = json.loads(message["Body"])
                 function = record["requestContext"]["functionArn"]
-                payload = record["requestPayload"]
-            except (ValueError, KeyError, TypeError):
+                payload = record.get("requestPayload")
+                stream = record.get("DDBStreamBatchInfo")
+                if payload is None and stream is None:
+                    raise KeyError("requestPayload")
+            except (ValueError, KeyError, TypeError, AttributeError):
                 print(f"skipped {message['MessageId']}: not a Lambda failure record", file=sys.stderr)
                 counts["skipped"] += 1
+                continue
+            if stream is not None:
+                what = (f"stream batch {stream['startSequenceNumber']}..{stream['endSequenceNumber']}"
+                        f" of {stream['shardId']}")
+                if dry_run:
+                    print(f"would replay {what} to {function}")
+                    counts["redriven"] += 1
+                    continue
+                try:
+                    problem = replay_stream_batch(streams, lambda_client, function, stream)
+                except Exception as e:  # noqa: BLE001 - any failure leaves the message for later
+                    problem = str(e)
+                if problem is None:
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                    print(f"replayed {what} to {function}")
+                    counts["redriven"] += 1
+                else:
+                    print(f"failed {what}: {problem}", file=sys.stderr)
+                    counts["failed"] += 1
                 continue
             request_id = payload.get("requestId", "?") if isinstance(payload, dict) else "?"
             if dry_run:
@@ -68,7 +140,8 @@ def main() -> int:
     args = parser.parse_args()
     import boto3
 
-    counts = redrive(boto3.client("sqs"), boto3.client("lambda"), args.queue_url, args.max, args.dry_run)
+    counts = redrive(boto3.client("sqs"), boto3.client("lambda"), args.queue_url, args.max,
+                     args.dry_run, boto3.client("dynamodbstreams"))
     print(json.dumps(counts))
     return 1 if counts["failed"] else 0
 

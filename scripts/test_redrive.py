@@ -75,5 +75,51 @@ class RedriveTest(unittest.TestCase):
         self.assertEqual(self.remaining(), 1)
 
 
+    def test_a_failed_stream_batch_is_read_again_from_the_stream_and_handed_to_notify(self):
+        dynamodb = boto3.client("dynamodb")
+        table = dynamodb.create_table(
+            TableName="sessions", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "sessionId", "AttributeType": "S"},
+                                  {"AttributeName": "record", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "sessionId", "KeyType": "HASH"},
+                       {"AttributeName": "record", "KeyType": "RANGE"}],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )["TableDescription"]
+        for result in ("PENDING", "MANUAL_CHECK", "APPROVED", "REJECTED"):
+            dynamodb.put_item(TableName="sessions", Item={
+                "sessionId": {"S": "abc"}, "record": {"S": "status"}, "result": {"S": result}})
+        streams = boto3.client("dynamodbstreams")
+        arn = table["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        sequences = [r["dynamodb"]["SequenceNumber"]
+                     for r in streams.get_records(ShardIterator=iterator)["Records"]]
+        notify = "arn:aws:lambda:us-east-1:123456789012:function:stack-NotifyFunction-abc"
+        # The 2nd and 3rd changes failed every retry.
+        self.sqs.send_message(QueueUrl=self.queue, MessageBody=json.dumps({
+            "requestContext": {"functionArn": notify, "condition": "RetryAttemptsExhausted"},
+            "DDBStreamBatchInfo": {"shardId": shard, "streamArn": arn, "batchSize": 2,
+                                   "startSequenceNumber": sequences[1],
+                                   "endSequenceNumber": sequences[2]}}))
+        sent = []
+
+        class Lambda:
+            def invoke(self, FunctionName, InvocationType, Payload):
+                sent.append((FunctionName, InvocationType, json.loads(Payload)))
+                import io
+                return {"StatusCode": 200, "Payload": io.BytesIO(b'{"batchItemFailures": []}')}
+
+        counts = redrive(self.sqs, Lambda(), self.queue, 100, dry_run=False, streams=streams)
+        self.assertEqual(counts, {"redriven": 1, "skipped": 0, "failed": 0})
+        self.assertEqual(len(sent), 1)
+        function, kind, payload = sent[0]
+        self.assertEqual((function, kind), (notify, "RequestResponse"))
+        results = [r["dynamodb"]["NewImage"]["result"]["S"] for r in payload["Records"]]
+        self.assertEqual(results, ["MANUAL_CHECK", "APPROVED"])
+        self.assertEqual(payload["Records"][0]["eventSourceARN"], arn)
+        self.assertEqual(self.remaining(), 0)
+
+
 if __name__ == "__main__":
     unittest.main()

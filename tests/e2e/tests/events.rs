@@ -81,6 +81,26 @@ async fn every_event_file_runs_through_its_handler() {
                     };
                     assert!(expected.contains(&outcome), "{what}: {outcome}");
                 }
+                "notify" => {
+                    let batch: aws_lambda_events::dynamodb::Event = serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("{what} is no stream batch: {e}"));
+                    let queue = testkit::stream::EventQueue::create(
+                        &system.aws,
+                        &format!("events-{name}"),
+                        notify::DEFAULT_SOURCE,
+                    )
+                    .await;
+                    let bus = notify::bus::EventBridge::new(
+                        aws_sdk_eventbridge::Client::new(&system.aws),
+                        queue.bus.clone(),
+                        notify::DEFAULT_SOURCE.into(),
+                    );
+                    let (response, summary) = notify::handle(&bus, &batch).await;
+                    assert!(response.batch_item_failures.is_empty(), "{what}");
+                    let events = queue.drain(&system.aws).await;
+                    assert_eq!(events.len(), summary.published, "{what}");
+                    assert!(!events.is_empty(), "{what} makes no event");
+                }
                 other => panic!("events/{other}/ has no handler: add it to this test"),
             }
             checked += 1;
@@ -88,8 +108,8 @@ async fn every_event_file_runs_through_its_handler() {
     }
     assert_eq!(
         checked,
-        8 + 10 + 8,
-        "every sample as a body, an ingress event and an envelope"
+        8 + 10 + 8 + 1,
+        "every sample as a body, an ingress event and an envelope; a stream batch"
     );
     // The ingress events were handed on too.
     assert!(!system.run_families().await.is_empty());
