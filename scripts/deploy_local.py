@@ -38,6 +38,7 @@ import boto3
 
 import lambda_emulator
 import local_stack
+import stream_mapping
 import template
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -216,11 +217,16 @@ def granted(statements: list[dict]) -> list[tuple[str, str]]:
 class Replay:
     """What local_stack.demo needs of a stack: the key, the Callback URL, moto."""
 
-    def __init__(self, key: str, service: lambda_emulator.Service, moto_url: str, aws: dict):
+    def __init__(self, key: str, service: lambda_emulator.Service, moto_url: str, aws: dict,
+                 mapping: stream_mapping.StreamMapping | None = None, events_queue_url: str = ""):
         self.key = key
         self.service = service
         self.moto_url = moto_url
         self.aws = aws
+        # What local_stack.demo prints the events from: the stream's mapping, and the queue a
+        # subscriber's rule fills.
+        self.mapping = mapping
+        self.events_queue_url = events_queue_url
 
     def post(self, body: bytes) -> tuple[int, str]:
         request = urllib.request.Request(self.service.callback_url, data=body, method="POST",
@@ -258,6 +264,7 @@ def main() -> int:
                              str(port), "--cloudformation"], stdout=moto_log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     service = None
+    mapping = None
     proxies: list = []
     try:
         local_stack.wait_for(lambda: local_stack.http_status("GET", f"{moto_url}/moto-api/") == 200,
@@ -323,9 +330,38 @@ def main() -> int:
         service.ingress = stack.resources["IngressFunction"]
         print(f"  Callback URL (the HTTP API's stand-in): {service.callback_url}")
 
+        # The stream's event source mapping, as the stack holds it, run by the local Lambda.
+        notify = service.functions[stack.resources["NotifyFunction"]]
+        mappings = stack.client("lambda").list_event_source_mappings(
+            FunctionName=notify.name)["EventSourceMappings"]
+        checks.check("one event source mapping feeds notify from the table's stream",
+                     len(mappings) == 1 and mappings[0]["EventSourceArn"]
+                     == stack.outputs["SessionsTableStreamArn"])
+        declared = template.load_tagged()["Resources"]["NotifyFunction"]["Properties"]["Events"][
+            "TableChanges"]["Properties"]
+        held = mappings[0] if mappings else {}
+        differ = [k for k in ("BatchSize", "FilterCriteria", "MaximumRetryAttempts",
+                              "BisectBatchOnFunctionError", "FunctionResponseTypes",
+                              "ParallelizationFactor", "StartingPosition")
+                  if str(held.get(k)) != str(declared.get(k))]
+        checks.check("its settings are the template's", not differ, f"differ: {differ}" if differ else "")
+
+        def invoke_notify(payload: bytes) -> tuple[bool, bytes]:
+            done = notify.invoke(payload)
+            return done.error is not None, done.error if done.error is not None else done.result
+
+        mapping = stream_mapping.StreamMapping(
+            stack.client("dynamodbstreams"), stack.client("sqs"), held.get("EventSourceArn", ""),
+            notify.arn, invoke_notify, held)
+        mapping.start()
+        events_queue = local_stack.subscribe(aws, stack.outputs["EventBusName"],
+                                             "identomat.callbacks")
+        print(f"  events: bus {stack.outputs['EventBusName']}, a subscriber's rule into {events_queue}")
+
         key = keys["current"]
         started = time.perf_counter()
-        code = local_stack.demo(Replay(key, service, moto_url, aws), table=table)
+        code = local_stack.demo(Replay(key, service, moto_url, aws, mapping, events_queue),
+                                table=table)
         timings["replay"] = time.perf_counter() - started
         checks.check("the reference callbacks, as make demo expects them", code == 0)
 
@@ -388,6 +424,7 @@ def main() -> int:
                 who = " (Lambda's, for the failure destination)" if action == "sqs:SendMessage" else ""
                 print(f"  --  {logical}: granted, not called in this run{who}: {action} on {resource}")
 
+        mapping.stop()
         print("\nsam delete")
         timings["sam delete"] = sam("delete", "--stack-name", stack.stack, "--region", REGION,
                                     "--no-prompts", env=env)
@@ -405,6 +442,12 @@ def main() -> int:
             "queue": [u for u in stack.client("sqs").list_queues().get("QueueUrls", []) if u in names],
             "topic": [t["TopicArn"] for t in stack.client("sns").list_topics()["Topics"]
                       if t["TopicArn"] in names],
+            "event bus": [b["Name"] for b in stack.client("events").list_event_buses()["EventBuses"]
+                          if b["Name"] in names or b["Arn"] in names],
+            "event source mapping": [m["UUID"] for m in
+                                     stack.client("lambda").list_event_source_mappings()[
+                                         "EventSourceMappings"]
+                                     if m["FunctionArn"].split(":")[-1] in names],
             "log groups": [g["logGroupName"] for g in
                            stack.client("logs").describe_log_groups()["logGroups"]
                            if g["logGroupName"] in names],
@@ -412,6 +455,8 @@ def main() -> int:
         for kind, remaining in left.items():
             checks.check(f"gone: the stack's {kind}", not remaining, ", ".join(remaining))
     finally:
+        if mapping is not None:
+            mapping.stop()
         if service is not None:
             service.stop()
         for proxy in proxies:

@@ -347,6 +347,10 @@ def _action(headers, path: str, body: bytes, region: str) -> tuple[str, str]:
         # verified; the check accepts either.
         source = re.sub(r".*<(.*)>.*", r"\1", params.get("Source", ""))
         resource = f"{arn}:identity/{source}"
+    elif service == "events":
+        entries = params.get("Entries") or [{}]
+        bus = entries[0].get("EventBusName") or "default"
+        resource = bus if bus.startswith("arn:") else f"{arn}:event-bus/{bus}"
     elif service == "sns":
         resource = params.get("TopicArn") or params.get("TargetArn") or "*"
     else:

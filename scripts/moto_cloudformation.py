@@ -10,7 +10,9 @@ one CloudFormation would build: functions with their resolved environment, roles
 policies, the secret, the retry and failure destination of each family.
 
 Still unsupported and left out of the local stack (moto logs a warning for each): the HTTP API
-(`AWS::ApiGatewayV2::*`: the local Callback URL stands in for it) and the alarms.
+(`AWS::ApiGatewayV2::*`: the local Callback URL stands in for it) and the alarms. Two more fixes
+keep moto's own Lambda (Docker) out of the way of the local one: /moto-api/data.json, and the
+table's stream.
 """
 import json
 import re
@@ -226,10 +228,34 @@ def _no_docker_in_data_json() -> None:
     DockerModel.docker_client = property(docker_client)
 
 
+def _streams_left_to_the_local_lambda() -> None:
+    """With an event source mapping on the table's stream, moto invokes the function itself, in
+    Docker, inside every table write (and drops the stream's records once it did). Here the
+    local Lambda runs the functions and polls the stream as the mapping does
+    (stream_mapping.py): moto only keeps the records."""
+    from moto.awslambda.models import LambdaBackend
+
+    def keep_the_records(self, function_arn, items, source):
+        return None
+
+    LambdaBackend.send_dynamodb_items = keep_the_records
+
+
+def _event_bus_ref() -> None:
+    """`Ref` of an `AWS::Events::EventBus` is its name; moto's bus has no physical id, so a Ref
+    to it (the notify function's EVENT_BUS_NAME) resolved to the Python object and every read
+    of the function's configuration failed."""
+    from moto.events.models import EventBus
+
+    EventBus.physical_resource_id = property(lambda self: self.name)
+
+
 def install() -> None:
     _install_transform()
     _install_sub_references()
     _no_docker_in_data_json()
+    _streams_left_to_the_local_lambda()
+    _event_bus_ref()
     # moto finds resource types among CloudFormationModel's direct subclasses, on first use:
     # defining the classes above is their registration.
     assert {Secret, EventInvokeConfig} <= set(CloudFormationModel.__subclasses__())
