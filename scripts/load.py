@@ -82,6 +82,7 @@ def main() -> int:
     )
     try:
         stack.start()
+        stack.mapping.stop()
         bodies = [callback(i, stack.key) for i in range(CALLBACKS)]
         expected = {"status": 0, "sms": 0, "video": 0}
         for kind, _ in bodies:
@@ -116,9 +117,14 @@ def main() -> int:
             time.sleep(0.5)
         finished = time.perf_counter() - started
 
-        say("waiting until notify has put every change on the bus")
-        stack.mapping.settle()
-        published = time.perf_counter() - started
+        # The stream's mapping was held back during the run: its backlog, drained now, measures
+        # notify's own throughput rather than the rate callbacks arrived at.
+        say("draining the table's stream through notify onto the bus")
+        drain_started = time.perf_counter()
+        stack.mapping.poll()
+        drained = time.perf_counter() - drain_started
+        records = stack.mapping.delivered
+        stack.mapping.settle(quiet=0.5)
         events = len(local_stack.received_events(stack.aws, stack.events_queue_url))
     except KeyboardInterrupt:
         return 1
@@ -138,8 +144,9 @@ def main() -> int:
         ("stored and sent", f"{done['status']} status entries, {done['sms']} SMS, "
                             f"{done['video']} video rooms in {finished:.1f} s "
                             f"({CALLBACKS / finished:.0f} callbacks/s end to end)"),
-        ("events on the bus", f"{events} (status changes, video updates, ...) within {published:.1f} s "
-                              f"of the first post ({events / published:.0f} events/s end to end)"),
+        ("events on the bus", f"{events} from a backlog of {records} stream records (after the "
+                              f"filter), drained in {drained:.1f} s: {events / drained:.0f} events/s, "
+                              f"{records / drained:.0f} records/s"),
         ("lost", f"{sum(lost.values())} {lost}"),
     ]
     print(f"\n| measure | {os.cpu_count()} cores, local stack (debug builds, moto) |\n| --- | --- |")
