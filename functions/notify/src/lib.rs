@@ -95,6 +95,21 @@ pub async fn handle(bus: &impl Bus, event: &dynamodb::Event) -> (DynamoDbEventRe
     (DynamoDbEventResponse::default(), summary)
 }
 
+/// Serves the stream's batches until the runtime stops: each is [`handle`]d and logged, and
+/// the answer names the record Lambda retries from.
+pub async fn run(bus: impl Bus) -> Result<(), lambda_runtime::Error> {
+    let bus = &bus;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<dynamodb::Event>| async move {
+            let started = Instant::now();
+            let (response, summary) = handle(bus, &event.payload).await;
+            log_batch(&summary, started);
+            Ok::<_, lambda_runtime::Error>(response)
+        },
+    ))
+    .await
+}
+
 /// The invocation's log line and metric (`Published`, or `PublishFailed` with its reason):
 /// counts and the sequence number only, never a session id or recipient.
 pub fn log_batch(summary: &Summary, started: Instant) {
