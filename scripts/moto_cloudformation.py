@@ -1,21 +1,23 @@
 """What moto's CloudFormation lacks for this project's template, added to the moto server that
-`make deploy-local` deploys into (moto_server.py --cloudformation).
+`make deploy-local` deploys into (moto_server.py --cloudformation). Each with the service's own
+moto backend, so that the stack moto holds is the one CloudFormation would build:
 
-CloudFormation applies a template's `AWS::Serverless-2016-10-31` transform on the server;
-moto 5.2 does not, and treats every `AWS::Serverless::*` resource as unknown (skipped, with a
-warning). It also creates no `AWS::SecretsManager::Secret` or `AWS::Lambda::EventInvokeConfig`,
-and a stack created through a change set (what `sam deploy` does) keeps no outputs. This module
-adds those four, each with the service's own moto backend, so that the stack moto holds is the
-one CloudFormation would build: functions with their resolved environment, roles with their
-policies, the secret, the retry and failure destination of each family.
+- the `AWS::Serverless-2016-10-31` transform, which CloudFormation applies on the server and
+  moto 5.2 does not (every `AWS::Serverless::*` resource was skipped with a warning);
+- `AWS::SecretsManager::Secret` and `AWS::Lambda::EventInvokeConfig`, which it does not create;
+- a stack's outputs after a change set (what `sam deploy` uses), which it dropped;
+- on an update, the resources whose parameters reach them through `Fn::Sub` (it followed `Ref`
+  only, so a rotation never rewrote the secret);
+- `Ref` of an `AWS::Events::EventBus`, which resolved to a Python object;
+- and, to keep moto's own Lambda (Docker) out of the local one's way: /moto-api/data.json
+  failing once a function exists, and moto invoking a stream's function inside table writes.
 
-Still unsupported and left out of the local stack (moto logs a warning for each): the HTTP API
-(`AWS::ApiGatewayV2::*`: the local Callback URL stands in for it) and the alarms. Two more fixes
-keep moto's own Lambda (Docker) out of the way of the local one: /moto-api/data.json, and the
-table's stream.
+Still not created (moto logs a warning for each): the HTTP API (`AWS::ApiGatewayV2::*`: the
+local Callback URL stands in for it) and the alarms.
 """
 import json
 import re
+
 from moto.cloudformation import models as cfn_models
 from moto.core.common_models import CloudFormationModel
 
