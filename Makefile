@@ -19,7 +19,7 @@ $(VENV)/.installed: requirements-dev.txt
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-## The whole system locally: moto for AWS, the five functions under cargo lambda, the reference
+## The whole system locally: moto for AWS, the six functions under cargo lambda, the reference
 ## samples replayed through the Callback URL, and what was sent and stored printed.
 demo: venv
 	@$(PY) scripts/local_stack.py demo

@@ -270,7 +270,7 @@ def main() -> int:
         local_stack.wait_for(lambda: local_stack.http_status("GET", f"{moto_url}/moto-api/") == 200,
                              30, "moto server", [moto])
         if os.environ.get("SKIP_BUILD") != "1":
-            say(f"sam build for {arch} (release builds of the five functions: minutes the first time)")
+            say(f"sam build for {arch} (release builds of the six functions: minutes the first time)")
             timings["sam build"] = sam("build", "--parameter-overrides", f"Architecture={arch}", env=env)
 
         say(f"sam deploy --config-env {CONFIG_ENV} into moto ({moto_url})")

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The whole system on this machine, without Docker or an AWS account.
 
-moto server stands in for SNS, SES, DynamoDB and Secrets Manager; `cargo lambda watch` runs the
-five functions behind a local function URL and the Lambda Invoke API, so the ingress hands off
-to the families exactly as in AWS.
+moto server stands in for SNS, SES, DynamoDB (with its stream), Secrets Manager, EventBridge
+and SQS; `cargo lambda watch` runs the six functions behind a local function URL and the Lambda
+Invoke API, so the ingress hands off to the families exactly as in AWS; stream_mapping.py feeds
+the table's stream to notify as the event source mapping does.
 
   local_stack.py demo   start, replay the reference samples, print what was sent and stored,
                         stop; exit 0 only when every expected outcome was seen
@@ -230,7 +231,7 @@ class Stack:
         env_file = self.logs / "functions.env"
         env_file.write_text("".join(f"{k}={json.dumps(v)}\n" for k, v in env.items()))
 
-        say("compiling the five functions (the first time takes a few minutes on 2 cores)")
+        say("compiling the six functions (the first time takes a few minutes on 2 cores)")
         build = subprocess.run(["cargo", "build", "--workspace", "--bins"], cwd=ROOT)
         if build.returncode != 0:
             sys.exit("the functions did not compile")
