@@ -39,6 +39,26 @@ where
     }
 }
 
+/// Reads `name` as [`setting`] does, and refuses a value outside 1 to `max`: a setting that
+/// bounds a rate, a retention or an interval is never zero and never unbounded.
+pub fn bounded<T>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    max: T,
+) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + From<u8> + Copy + std::fmt::Display,
+    T::Err: std::fmt::Display,
+{
+    let value = setting(lookup, name, default)?;
+    if (T::from(1)..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(name, format!("must be 1 to {max}")))
+    }
+}
+
 /// `name`, trimmed; unset or blank is `None`.
 pub fn optional(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     lookup(name)

@@ -2,7 +2,7 @@
 //! many messages a recipient may get in an hour. Each is read once from the environment at
 //! start, and a value nobody meant stops the function there.
 
-use crate::config::{ConfigError, setting};
+use crate::config::{ConfigError, bounded, setting};
 use crate::error::InvalidField;
 use crate::fields::{Problem, SessionId, SessionLink};
 
@@ -130,20 +130,6 @@ pub fn hourly_budget(
     default: u32,
 ) -> Result<u32, ConfigError> {
     bounded(lookup, name, default, MAX_HOURLY_BUDGET)
-}
-
-fn bounded(
-    lookup: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: u32,
-    max: u32,
-) -> Result<u32, ConfigError> {
-    let limit = setting(lookup, name, default)?;
-    if (1..=max).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ConfigError::new(name, format!("must be 1 to {max}")))
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The ingress's settings, read once per cold start.
 
 use shared::Family;
-use shared::config::{ConfigError, optional, required, setting};
+use shared::config::{ConfigError, bounded, optional, required};
 use shared::policy::{Limits, LinkPolicy};
 
 /// The function each family's callbacks are handed to.
@@ -82,15 +82,15 @@ pub const DEFAULT_KEY_REFRESH_SECONDS: u64 = 300;
 fn key_refresh(
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<std::time::Duration, ConfigError> {
-    const NAME: &str = "CALLBACK_KEY_REFRESH_SECONDS";
-    let seconds = setting(lookup, NAME, DEFAULT_KEY_REFRESH_SECONDS)?;
     // Below a second every callback would read the secret (and pay for it); above an hour a
     // rotation would wait longer than anyone expects.
-    if (1..=3600).contains(&seconds) {
-        Ok(std::time::Duration::from_secs(seconds))
-    } else {
-        Err(ConfigError::new(NAME, "must be 1 to 3600 seconds"))
-    }
+    let seconds = bounded(
+        lookup,
+        "CALLBACK_KEY_REFRESH_SECONDS",
+        DEFAULT_KEY_REFRESH_SECONDS,
+        3600,
+    )?;
+    Ok(std::time::Duration::from_secs(seconds))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub use video::VideoOutcome;
 
 use crate::aws::Classified;
 use crate::callback::Unhandled;
-use crate::config::{ConfigError, required, setting};
+use crate::config::{ConfigError, required};
 use crate::timestamp::Timestamp;
 use attr::{Item, expires, s};
 
@@ -58,15 +58,13 @@ const DAY: u64 = 24 * 3600;
 
 /// `RECORD_RETENTION_DAYS`: 1 to 3,650 days, 365 when unset.
 pub fn retention(lookup: &impl Fn(&str) -> Option<String>) -> Result<Duration, ConfigError> {
-    let days = setting(lookup, "RECORD_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)?;
-    if (1..=3650).contains(&days) {
-        Ok(Duration::from_secs(days * DAY))
-    } else {
-        Err(ConfigError::new(
-            "RECORD_RETENTION_DAYS",
-            "must be 1 to 3650",
-        ))
-    }
+    let days = crate::config::bounded(
+        lookup,
+        "RECORD_RETENTION_DAYS",
+        DEFAULT_RETENTION_DAYS,
+        3650,
+    )?;
+    Ok(Duration::from_secs(days * DAY))
 }
 
 /// How long a record is kept when `RECORD_RETENTION_DAYS` is unset.
