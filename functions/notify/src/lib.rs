@@ -57,22 +57,21 @@ pub async fn handle(bus: &impl Bus, event: &dynamodb::Event) -> (DynamoDbEventRe
         records: event.records.len(),
         ..Summary::default()
     };
-    let pending: Vec<(&dynamodb::EventRecord, Notification)> = event
-        .records
-        .iter()
-        .flat_map(|record| {
-            notifications(Change {
-                event_name: &record.event_name,
-                old: &record.change.old_image,
-                new: &record.change.new_image,
-            })
-            .into_iter()
-            .map(move |n| (record, n))
-        })
-        .collect();
-    for chunk in pending.chunks(MAX_ENTRIES) {
-        let entries: Vec<Notification> = chunk.iter().map(|(_, n)| n.clone()).collect();
-        let failure = match bus.put(&entries).await {
+    // The events in the stream's order, and beside each the record it came from.
+    let mut entries: Vec<Notification> = Vec::new();
+    let mut sources: Vec<&dynamodb::EventRecord> = Vec::new();
+    for record in &event.records {
+        for notification in notifications(Change {
+            event_name: &record.event_name,
+            old: &record.change.old_image,
+            new: &record.change.new_image,
+        }) {
+            entries.push(notification);
+            sources.push(record);
+        }
+    }
+    for (first, chunk) in (0..).step_by(MAX_ENTRIES).zip(entries.chunks(MAX_ENTRIES)) {
+        let failure = match bus.put(chunk).await {
             Err(e) => Some((0, e.to_string())),
             Ok(results) => results
                 .into_iter()
@@ -81,7 +80,7 @@ pub async fn handle(bus: &impl Bus, event: &dynamodb::Event) -> (DynamoDbEventRe
         };
         if let Some((index, reason)) = failure {
             summary.published += index;
-            let record = chunk[index].0;
+            let record = sources[first + index];
             let sequence = record.change.sequence_number.clone().unwrap_or_default();
             summary.failed_at = Some((sequence.clone(), reason));
             let mut failure = DynamoDbBatchItemFailure::default();
