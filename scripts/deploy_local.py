@@ -95,6 +95,7 @@ class Deployment:
                           for r in summaries if r.get("LogicalResourceId")}
         self.types = {r["LogicalResourceId"]: r["ResourceType"]
                       for r in summaries if r.get("LogicalResourceId")}
+        self.configurations: dict[str, dict] = {}
         body = self.cloudformation.get_template(StackName=self.stack)["TemplateBody"]
         self.template = body if isinstance(body, dict) else template.parse_tagged(body)
 
@@ -103,7 +104,11 @@ class Deployment:
                 if resource["Type"] == "AWS::Serverless::Function"]
 
     def configuration(self, logical: str) -> dict:
-        return self.lambda_.get_function_configuration(FunctionName=self.resources[logical])
+        """The function's configuration, read once per refresh (the stack changes only then)."""
+        if logical not in self.configurations:
+            self.configurations[logical] = self.lambda_.get_function_configuration(
+                FunctionName=self.resources[logical])
+        return self.configurations[logical]
 
     def environment(self, logical: str) -> dict:
         variables = self.configuration(logical).get("Environment", {}).get("Variables", {})
@@ -229,13 +234,7 @@ class Replay:
         self.events_queue_url = events_queue_url
 
     def post(self, body: bytes) -> tuple[int, str]:
-        request = urllib.request.Request(self.service.callback_url, data=body, method="POST",
-                                         headers={"content-type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
+        return local_stack.post_json(self.service.callback_url, body)
 
     def settle(self) -> None:
         self.service.wait_idle(60)

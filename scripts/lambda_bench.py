@@ -29,12 +29,10 @@ bundle plus it (what the default trust store costs against a full bundle).
 """
 import datetime
 import http.client
-import http.server
 import json
 import math
 import os
 import pathlib
-import socket
 import ssl
 import statistics
 import subprocess
@@ -43,6 +41,7 @@ import threading
 import time
 
 import bench
+import lambda_emulator
 
 ROOT = bench.ROOT
 OUT = ROOT / "target" / "lambda-bench"
@@ -56,7 +55,7 @@ PRICE_PER_GB_SECOND = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
 PRICE_PER_MILLION_REQUESTS = 0.20
 FLOOR_TLS = "floor-tls"
 PEER = "python-peer"
-ALL = ["ingress", "sms", "email", "session-status", "video-call"]
+ALL = bench.FUNCTIONS
 FUNCTIONS = [f for f in os.environ.get("FUNCTIONS", ",".join(ALL)).split(",") if f]
 BINARIES = os.environ.get("BINARIES")
 
@@ -128,61 +127,35 @@ class TlsFront:
         lock = threading.Lock()
         front = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(lambda_emulator.Quiet):
             def forward(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
+                body = self.body()
                 with lock:
                     front.calls += 1
                 if "/functions/" in self.path and self.path.endswith("/invocations"):
-                    status, headers, answer = 202, [], b""
-                else:
-                    began = time.perf_counter()
-                    connection = http.client.HTTPConnection(upstream, timeout=30)
-                    headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                    connection.request(self.command, self.path, body, headers)
-                    response = connection.getresponse()
-                    status, answer = response.status, response.read()
-                    headers = [(k, v) for k, v in response.getheaders()
-                               if k.lower() in ("content-type", "x-amzn-requestid")]
-                    connection.close()
-                    with lock:
-                        front.waited += time.perf_counter() - began
-                # Status line, headers and body in one write: written apart, Nagle's algorithm
-                # holds the body back until the client's delayed ACK, 40 ms per call that the
-                # functions would be blamed for.
-                self.send_response(status)
-                for k, v in headers:
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(answer)))
-                self._headers_buffer.append(b"\r\n")
-                self.wfile.write(b"".join(self._headers_buffer) + answer)
-                self._headers_buffer = []
+                    return self.reply(202)
+                began = time.perf_counter()
+                connection = http.client.HTTPConnection(upstream, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                connection.request(self.command, self.path, body, headers)
+                response = connection.getresponse()
+                answer = response.read()
+                connection.close()
+                with lock:
+                    front.waited += time.perf_counter() - began
+                # One write (Quiet.reply): written apart, Nagle's algorithm would hold the body
+                # back until the client's delayed ACK, 40 ms per call the functions would be
+                # blamed for.
+                self.reply(response.status, answer,
+                           [(k, v) for k, v in response.getheaders()
+                            if k.lower() in ("content-type", "x-amzn-requestid")])
 
             do_GET = do_POST = do_PUT = do_DELETE = forward
 
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                pass
-
-            def get_request(self):
-                connection, address = super().get_request()
-                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                return connection, address
-
-        self.server = Server(("127.0.0.1", 0), Handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(OUT / "leaf.pem", OUT / "leaf.key")
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.server = lambda_emulator.serve(Handler, context)
         self.url = f"https://localhost:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 class Quota:

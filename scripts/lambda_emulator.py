@@ -80,7 +80,7 @@ class Function:
                 self.ready.notify_all()
             if self.api is not None:
                 self.api.shutdown()
-            self.api = _serve(_runtime_handler(self, self.generation))
+            self.api = serve(_runtime_handler(self, self.generation))
             env = dict(self.env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{self.api.server_address[1]}",
                        AWS_LAMBDA_FUNCTION_NAME=self.name, AWS_LAMBDA_FUNCTION_VERSION="$LATEST")
             self.process = subprocess.Popen(self.command, env=env, stdout=self.log,
@@ -127,7 +127,7 @@ class Function:
 
 
 def _runtime_handler(function: Function, generation: int):
-    class Handler(_Quiet):
+    class Handler(Quiet):
         def do_GET(self):
             if not self.path.endswith("/runtime/invocation/next"):
                 return self.reply(404)
@@ -175,7 +175,7 @@ class Service:
         self.failure_records = 0
         self.in_flight = 0
         self.idle = threading.Condition()
-        self.server = _serve(self._handler())
+        self.server = serve(self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.callback_url = f"{self.url}/callbacks"
 
@@ -239,7 +239,7 @@ class Service:
     def _handler(self):
         service = self
 
-        class Handler(_Quiet):
+        class Handler(Quiet):
             def do_POST(self):
                 body = self.body()
                 match = re.match(r"^/2015-03-31/functions/([^/]+)/invocations", self.path)
@@ -288,7 +288,7 @@ class RecordingProxy:
         self.calls: set[tuple[str, str]] = set()
         proxy = self
 
-        class Handler(_Quiet):
+        class Handler(Quiet):
             def forward(self):
                 body = self.body()
                 upstream = moto
@@ -309,7 +309,7 @@ class RecordingProxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = forward
 
-        self.server = _serve(Handler)
+        self.server = serve(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def stop(self) -> None:
@@ -391,7 +391,9 @@ def _json_or_text(value: bytes):
         return value.decode(errors="replace")
 
 
-class _Quiet(http.server.BaseHTTPRequestHandler):
+class Quiet(http.server.BaseHTTPRequestHandler):
+    """A handler that logs nothing and answers in one write."""
+
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *args):
@@ -412,7 +414,9 @@ class _Quiet(http.server.BaseHTTPRequestHandler):
         self._headers_buffer = []
 
 
-def _serve(handler) -> http.server.ThreadingHTTPServer:
+def serve(handler, context=None) -> http.server.ThreadingHTTPServer:
+    """`handler` on a loopback port in a background thread; TLS when `context` is given (an
+    ssl.SSLContext for the server side)."""
     class Server(http.server.ThreadingHTTPServer):
         daemon_threads = True
 
@@ -425,5 +429,7 @@ def _serve(handler) -> http.server.ThreadingHTTPServer:
             return connection, address
 
     server = Server(("127.0.0.1", 0), handler)
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server

@@ -20,6 +20,7 @@ Environment: CALLBACK_API_KEY and SMS_MAX_PER_HOUR override the parameters Callb
 SmsMaxPerHour; MOTO_PORT (5055), LAMBDA_PORT (9055).
 """
 
+import functools
 import json
 import os
 import pathlib
@@ -74,15 +75,22 @@ def subscribe(aws: dict, bus: str, source: str) -> str:
     return url
 
 
+@functools.cache
+def schemas() -> dict:
+    """schemas/, read once: each event `detail` schema by its `detail-type` (the title)."""
+    found = {}
+    for path in (ROOT / "schemas").glob("*.json"):
+        schema = json.loads(path.read_text())
+        found[schema["title"]] = schema
+    return found
+
+
 def matches_schema(event: dict) -> bool:
     """Whether an event's `detail` is what schemas/ documents for its `detail-type`."""
     from jsonschema import Draft202012Validator
 
-    for path in (ROOT / "schemas").glob("*.json"):
-        schema = json.loads(path.read_text())
-        if schema["title"] == event["detail-type"]:
-            return Draft202012Validator(schema).is_valid(event["detail"])
-    return False
+    schema = schemas().get(event["detail-type"])
+    return schema is not None and Draft202012Validator(schema).is_valid(event["detail"])
 
 
 def received_events(aws: dict, queue_url: str) -> list[dict]:
@@ -271,15 +279,18 @@ class Stack:
             return True, e.read()
 
     def post(self, body: bytes) -> tuple[int, str]:
-        request = urllib.request.Request(
-            self.callback_url, data=body, method="POST",
-            headers={"content-type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
+        return post_json(self.callback_url, body)
+
+
+def post_json(url: str, body: bytes) -> tuple[int, str]:
+    """POSTs a callback's body; the status and the answer, whatever the status."""
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 
 def http_status(method: str, url: str, body: bytes | None = None) -> int | None:
