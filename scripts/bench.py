@@ -34,7 +34,8 @@ RUNS = int(os.environ.get("RUNS", "21"))
 INVOCATIONS = int(os.environ.get("INVOCATIONS", "1000"))
 # The host's architecture: cross-building for the other needs Zig and its Rust target.
 TARGET = f"{os.uname().machine}-unknown-linux-gnu"
-FUNCTIONS = ["ingress", "sms", "email", "session-status", "video-call"]
+FUNCTIONS = ["ingress", "sms", "email", "session-status", "video-call", "notify"]
+EVENT_BUS = "bench-callbacks"
 FLOOR = "floor-echo"
 SAMPLES = ROOT / "events"
 KEY = "apikey123"
@@ -155,6 +156,7 @@ def environment(api_port: int, aws_endpoint: str | None) -> dict:
         "VIDEO_CALL_FUNCTION_NAME": "video-call",
         "EMAIL_FROM_ADDRESS": "no-reply@verify.example.com",
         "SMS_ALLOWED_COUNTRY_CODES": "*",
+        "EVENT_BUS_NAME": EVENT_BUS,
         "RUST_LOG": "off",
     }
     if aws_endpoint:
@@ -186,6 +188,11 @@ def cold_event(function: str) -> bytes:
         return apigw(body)
     if function == FLOOR:
         return b'{"hello":"world"}'
+    if function == "notify":
+        # A removal (TTL) is no event: answered without a call.
+        batch = stream_batch(0)
+        batch["Records"] = [dict(batch["Records"][0], eventName="REMOVE")]
+        return json.dumps(batch).encode()
     other = "video-call-status-update-empty" if function != "video-call" else "session-change"
     callback = {k: v for k, v in sample(other).items() if k != "callbackApiKey"}
     return envelope(callback, 0)
@@ -199,6 +206,8 @@ def work_event(function: str, i: int) -> bytes:
         return apigw(body)
     if function == FLOOR:
         return json.dumps({"i": i}).encode()
+    if function == "notify":
+        return json.dumps(stream_batch(i)).encode()
     name = {
         "sms": "one-time-password-request",
         "email": "email-one-time-password-request",
@@ -215,6 +224,15 @@ def work_event(function: str, i: int) -> bytes:
         callback["content"] = f"Your code is {i}"
         callback["address"] = f"user{i}@example.com"
     return envelope(callback, i)
+
+
+def stream_batch(i: int) -> dict:
+    """events/notify/'s batch (a first status, a video file becoming available: three events,
+    one PutEvents) as session `bench{i}`'s, so each is new."""
+    text = (SAMPLES / "notify" / "table-changes.json").read_text()
+    for session in ("ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp", "ypsgyus3eh0c6b7aavzcmw9yhk3dhn8uyvq0p9vj"):
+        text = text.replace(session, f"bench{i}{session[:8]}")
+    return json.loads(text.replace('"sample-0', f'"bench{i}-'))
 
 
 def binary(name: str) -> pathlib.Path:
@@ -291,6 +309,7 @@ def start_moto() -> tuple[subprocess.Popen, str]:
         except Exception:  # noqa: BLE001 - not up yet
             time.sleep(0.1)
     boto3.client("ses", **kw).verify_email_identity(EmailAddress="no-reply@verify.example.com")
+    boto3.client("events", **kw).create_event_bus(Name=EVENT_BUS)
     return moto, url
 
 
