@@ -22,15 +22,15 @@ $(VENV)/.installed: requirements-dev.txt
 ## The whole system locally: moto for AWS, the six functions under cargo lambda, the reference
 ## samples replayed through the Callback URL, and what was sent and stored printed.
 demo: venv
-	@$(PY) scripts/local_stack.py demo
+	@$(PY) scripts/local/local_stack.py demo
 
 ## The same stack, left running until Ctrl-C; prints the Callback URL, endpoint, table and key.
 local: venv
-	@$(PY) scripts/local_stack.py local
+	@$(PY) scripts/local/local_stack.py local
 
 ## Callbacks per second, latency and nothing lost, through the local stack (LOAD_CALLBACKS, ...).
 load: venv
-	@$(PY) scripts/load.py
+	@$(PY) scripts/bench/load.py
 
 ## The cargo-fuzz target over the ingress handler, seeded from events/; needs nightly and
 ## cargo-fuzz (cargo install cargo-fuzz), so not part of CI. FUZZ_SECONDS bounds the run.
@@ -43,7 +43,7 @@ fuzz:
 
 ## Every test of the workspace; each test starts its own moto server on loopback.
 test: venv
-	@$(PY) -m unittest discover -s scripts -p 'test_*.py'
+	@for d in scripts/*/; do $(PY) -m unittest discover -s $$d -p 'test_*.py' || exit 1; done
 	@if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --workspace --all-targets --no-fail-fast; \
 	else \
@@ -59,7 +59,7 @@ lint: venv template
 template: venv
 	cfn-lint template.yaml examples/subscribe.yaml
 	sam validate --lint
-	@$(PY) scripts/check_template.py
+	@$(PY) scripts/checks/check_template.py
 
 ## What `sam deploy` would upload, for the architecture the machine can build.
 sam-build: venv
@@ -67,24 +67,24 @@ sam-build: venv
 
 ## sam build, the literal sam deploy into moto (samconfig.toml's `local` environment), the
 ## deployed bootstraps run with the stack's environment, the reference callbacks replayed; then a
-## key rotation, each function's calls against its role, and sam delete (scripts/deploy_local.py).
+## key rotation, each function's calls against its role, and sam delete (scripts/local/deploy_local.py).
 deploy-local: venv
-	@ARCH=$(ARCH) $(PY) scripts/deploy_local.py
+	@ARCH=$(ARCH) $(PY) scripts/local/deploy_local.py
 
 ## Rewrites events/<function>/ from events/callbacks/.
 events:
-	@python3 scripts/make_events.py
+	@python3 scripts/local/make_events.py
 
 ## Cold start, memory and size of every function (release builds against a fake Runtime API);
 ## then each function as Lambda runs it: a CPU quota per memory size and TLS on every AWS call,
 ## cold and warm, beside the floors and the Python + boto3 peer, with the cost per million
-## (scripts/lambda_bench.py; the quota needs root); then the ingress path's CPU cost per
+## (scripts/bench/lambda_bench.py; the quota needs root); then the ingress path's CPU cost per
 ## callback against a bare JSON parse (criterion).
 bench: venv
-	@$(PY) scripts/bench.py
-	@$(PY) scripts/lambda_bench.py
+	@$(PY) scripts/bench/bench.py
+	@$(PY) scripts/bench/lambda_bench.py
 	cargo bench -p shared --bench ingress_path
-	@python3 scripts/bench_table.py target/criterion
+	@python3 scripts/bench/bench_table.py target/criterion
 
 clean:
 	rm -rf $(VENV) target

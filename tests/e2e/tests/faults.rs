@@ -1,6 +1,6 @@
 //! Faults between the functions and AWS, with production's SDK limits: a hand-off slower than
 //! the SDK timeout answers 503, and an envelope whose every Lambda attempt fails reaches the
-//! dead-letter queue as it was accepted, and `scripts/redrive.py` brings it back to be sent
+//! dead-letter queue as it was accepted, and `scripts/tools/redrive.py` brings it back to be sent
 //! exactly once.
 
 use std::path::Path;
@@ -164,7 +164,7 @@ async fn an_envelope_failing_every_retry_is_dead_lettered_and_redriven_once() {
     let redrive = async || {
         python(
             &system,
-            &["scripts/redrive.py", "--queue-url", queue.trim()],
+            &["scripts/tools/redrive.py", "--queue-url", queue.trim()],
         )
         .await
     };

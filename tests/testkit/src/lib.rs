@@ -42,7 +42,7 @@ const INSTALL_HINT: &str = "moto is not installed: run `make venv` (or `pip inst
      and set MOTO_PYTHON to that python)";
 
 /// Python that runs moto's server one request at a time (see the script for why).
-const LAUNCHER: &str = include_str!("../../../scripts/moto_server.py");
+const LAUNCHER: &str = include_str!("../../../scripts/local/moto_server.py");
 
 pub struct Moto {
     child: Child,
@@ -177,20 +177,20 @@ impl Moto {
     }
 }
 
-/// The sessions table's schema as `template.yaml` defines it (read by `scripts/template.py`,
+/// The sessions table's schema as `template.yaml` defines it (read by `scripts/local/template.py`,
 /// the one reader of the template), so tests create the table the stack creates.
 pub fn sessions_table_schema() -> &'static Value {
     static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
     SCHEMA.get_or_init(|| {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
         let out = Command::new(python())
-            .arg(root.join("scripts/template.py"))
+            .arg(root.join("scripts/local/template.py"))
             .arg("table-schema")
             .output()
             .unwrap_or_else(|e| panic!("{INSTALL_HINT} ({e})"));
         assert!(
             out.status.success(),
-            "scripts/template.py: {}",
+            "scripts/local/template.py: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).expect("the table schema is JSON")

@@ -70,7 +70,7 @@ pub fn apigw_event(method: &str, body: &[u8], base64: bool) -> String {
 }
 
 /// [`apigw_event`] with API Gateway's request id `request_id`: one per delivery. The event's
-/// shape is the sample event of `events/ingress/` (written by `scripts/make_events.py`), with
+/// shape is the sample event of `events/ingress/` (written by `scripts/local/make_events.py`), with
 /// this method, body and request id.
 pub fn apigw_event_with_id(method: &str, body: &[u8], base64: bool, request_id: &str) -> String {
     use base64::Engine;

@@ -28,7 +28,9 @@ import threading
 import time
 import zipfile
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "local"))  # the local stand-ins
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 RUNS = int(os.environ.get("RUNS", "21"))
 INVOCATIONS = int(os.environ.get("INVOCATIONS", "1000"))
@@ -294,7 +296,7 @@ def start_moto() -> tuple[subprocess.Popen, str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # The same single-threaded launcher as the tests and the local stack.
-    moto = subprocess.Popen([str(VENV_BIN / "python"), str(ROOT / "scripts" / "moto_server.py"),
+    moto = subprocess.Popen([str(VENV_BIN / "python"), str(ROOT / "scripts" / "local" / "moto_server.py"),
                              str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     import boto3

@@ -13,7 +13,7 @@ import boto3  # noqa: E402
 from botocore.stub import Stubber  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from redrive import redrive  # noqa: E402
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:stack-SmsFunction-abc:$LATEST"

@@ -40,8 +40,10 @@ import sys
 import threading
 import time
 
-import bench
-import lambda_emulator
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "local"))  # the local stand-ins
+
+import bench  # noqa: E402
+import lambda_emulator  # noqa: E402
 
 ROOT = bench.ROOT
 OUT = ROOT / "target" / "lambda-bench"
@@ -221,7 +223,7 @@ def event(name: str) -> bytes:
 
 def command(name: str) -> list[str]:
     if name == PEER:
-        return [str(bench.VENV_BIN / "python"), str(ROOT / "scripts" / "python_peer.py")]
+        return [str(bench.VENV_BIN / "python"), str(ROOT / "scripts" / "bench" / "python_peer.py")]
     if BINARIES:
         return [str(pathlib.Path(BINARIES) / name)]
     return [str(bench.binary(name))]

@@ -7,7 +7,7 @@ one batch of a shard at a time. With ReportBatchItemFailures the batch is retrie
 first item the function names; a function error retries the whole batch, halved first when
 BisectBatchOnFunctionError is set. After MaximumRetryAttempts the batch is skipped and Lambda's
 failure record (`DDBStreamBatchInfo`: shard, first and last sequence number) is sent to the
-OnFailure queue, from which `scripts/redrive_stream.py` replays it.
+OnFailure queue, from which `scripts/tools/redrive.py` replays it.
 """
 import datetime
 import json

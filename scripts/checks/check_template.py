@@ -10,7 +10,7 @@ import sys
 
 from cfnlint.decode import decode
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def crates() -> set[str]:

@@ -18,13 +18,16 @@ import json
 import os
 import statistics
 import sys
+import pathlib
 import time
 import urllib.request
 
 import boto3
 
-import local_stack
-from local_stack import TABLE, Stack, say
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "local"))  # the local stand-ins
+
+import local_stack  # noqa: E402
+from local_stack import TABLE, Stack, say  # noqa: E402
 
 CALLBACKS = int(os.environ.get("LOAD_CALLBACKS", "2000"))
 CLIENTS = int(os.environ.get("LOAD_CLIENTS", "8"))

@@ -13,15 +13,18 @@ again from the stream (which keeps them 24 hours) and handed to notify synchrono
 event source mapping does; the message is deleted once notify took the whole batch. Events put
 twice keep their `detail.id`.
 
-  python3 scripts/redrive.py --queue-url URL [--max N] [--dry-run]
+  .venv/bin/python scripts/tools/redrive.py --queue-url URL [--max N] [--dry-run]
 
 Credentials and region come from the usual AWS environment (AWS_PROFILE, AWS_REGION, ...).
 """
 import argparse
 import json
+import pathlib
 import sys
 
-from stream_mapping import lambda_record
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "local"))  # the local stand-ins
+
+from stream_mapping import lambda_record  # noqa: E402
 
 
 def stream_batch(streams, info: dict) -> list[dict]:

@@ -10,7 +10,7 @@ Run it after changing a callback sample; the tests run every file through its ha
 import json
 import pathlib
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 FAMILY = {
     "one-time-password-request": "sms",

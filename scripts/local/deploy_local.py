@@ -41,7 +41,7 @@ import local_stack
 import stream_mapping
 import template
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 BUILT = ROOT / ".aws-sam" / "build" / "template.yaml"
 OUT = ROOT / "target" / "deploy-local"
@@ -259,7 +259,7 @@ def main() -> int:
     parameters = {**template.samconfig_parameters(CONFIG_ENV), "Architecture": arch}
 
     moto_log = open(OUT / "moto.log", "w")
-    moto = subprocess.Popen([str(VENV_BIN / "python"), str(ROOT / "scripts" / "moto_server.py"),
+    moto = subprocess.Popen([str(VENV_BIN / "python"), str(ROOT / "scripts" / "local" / "moto_server.py"),
                              str(port), "--cloudformation"], stdout=moto_log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     service = None

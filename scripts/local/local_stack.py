@@ -37,7 +37,7 @@ import boto3
 import stream_mapping
 import template
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 SAMPLES = ROOT / "events" / "callbacks"
 TABLE = "identomat-sessions"
@@ -201,7 +201,7 @@ class Stack:
 
         say(f"starting moto server on {self.moto_url}")
         # One request at a time, as in the tests (see moto_server.py).
-        self.spawn("moto", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "moto_server.py"),
+        self.spawn("moto", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "local" / "moto_server.py"),
                             str(self.moto_port)])
         wait_for(lambda: http_status("GET", f"{self.moto_url}/moto-api/") == 200, 30, "moto server",
                  self.processes)
