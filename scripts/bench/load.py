@@ -83,6 +83,7 @@ def main() -> int:
         lambda_port=int(os.environ.get("LAMBDA_PORT") or 9055),
         concurrency=CONCURRENCY,
     )
+    local_stack.stop_on_signals()
     try:
         stack.start()
         stack.mapping.stop()
@@ -132,8 +133,8 @@ def main() -> int:
     except KeyboardInterrupt:
         return 1
     finally:
-        say("stopping moto and cargo lambda")
         stack.stop()
+        say("stopped moto and cargo lambda")
 
     latencies = [ms for _, ms in answers]
     accepted = sum(1 for status, _ in answers if status == 202)

@@ -24,10 +24,12 @@ import functools
 import json
 import os
 import pathlib
+import select
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -136,7 +138,59 @@ def merged_environment(resolve: template.Resolver) -> dict:
 
 
 def say(message: str) -> None:
-    print(f"==> {message}", flush=True)
+    show(f"==> {message}")
+
+
+def show(text: str = "", file=None) -> None:
+    """Prints, unless nobody reads any more: a stack whose caller went away still stops
+    cleanly, so nothing on the way out may depend on being able to print."""
+    file = file or sys.stdout
+    try:
+        print(text, file=file, flush=True)
+    except (BrokenPipeError, ValueError):
+        # Nobody reads: send the rest (and the interpreter's own last flush) nowhere.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), file.fileno())
+        except (OSError, ValueError):
+            pass
+
+
+# What stops a stack: SIGINT, SIGTERM, SIGHUP (each raises KeyboardInterrupt in the main
+# thread), its parent going away, or nobody left reading its output (the watch below).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def stop_on_signals() -> None:
+    """Every stop signal ends the caller's main loop with KeyboardInterrupt, also when the
+    stack was started with SIGINT ignored (a background job of a script)."""
+    def on_signal(_signum, _frame):
+        raise KeyboardInterrupt
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, on_signal)
+
+
+# The guard against the stack itself being killed outright (SIGKILL, a crash): a process of its
+# own session, deaf to the stop signals, that reads the process groups the stack started from
+# a pipe and kills them once the pipe closes, which happens however the stack ends. "-" means
+# "all stopped already".
+REAPER = """
+import os, signal, sys
+for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(signum, signal.SIG_IGN)
+groups = set()
+for line in sys.stdin:
+    line = line.strip()
+    if line == "-":
+        groups.clear()
+    elif line:
+        groups.add(int(line))
+for group in groups:
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except OSError:
+        pass
+"""
 
 
 def port_free(port: int) -> bool:
@@ -155,6 +209,8 @@ class Stack:
         self.lambda_url = f"http://127.0.0.1:{lambda_port}"
         self.callback_url = f"{self.lambda_url}/lambda-url/ingress/callbacks"
         self.processes: list[subprocess.Popen] = []
+        self.reaper: subprocess.Popen | None = None
+        self.watching = threading.Event()
         self.mapping = None
         self.events_queue_url = ""
         self.logs = ROOT / "target" / "local-stack"
@@ -167,6 +223,11 @@ class Stack:
         )
 
     def spawn(self, name: str, command: list[str], env: dict | None = None) -> None:
+        if self.reaper is None:
+            self.reaper = subprocess.Popen(
+                [sys.executable, "-c", REAPER], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True, text=True)
+            self.watch_caller()
         log = open(self.logs / f"{name}.log", "w")
         # A process group of its own, so stopping it stops what it started (cargo run, ...).
         process = subprocess.Popen(
@@ -174,8 +235,35 @@ class Stack:
             start_new_session=True,
         )
         self.processes.append(process)
+        self.reaper.stdin.write(f"{process.pid}\n")
+        self.reaper.stdin.flush()
+
+    def watch_caller(self) -> None:
+        """Stops the stack (SIGTERM to itself) once its parent is gone or its output is a pipe
+        nobody reads: a caller that went away sends no signal."""
+        parent = os.getppid()
+        poller = select.poll()
+        try:
+            # POLLERR and POLLHUP are reported whatever the mask: a pipe without a reader.
+            poller.register(sys.stdout.fileno(), 0)
+        except (OSError, ValueError):
+            poller = None
+
+        def watch() -> None:
+            while not self.watching.wait(1):
+                unread = poller is not None and any(
+                    events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+                if os.getppid() != parent or unread:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return
+
+        threading.Thread(target=watch, daemon=True).start()
 
     def stop(self) -> None:
+        """Stops every process the stack started, and what they started. Prints nothing."""
+        self.watching.set()
+        if self.mapping is not None:
+            self.mapping.stop()
         for process in reversed(self.processes):
             if process.poll() is None:
                 try:
@@ -187,12 +275,23 @@ class Stack:
             try:
                 process.wait(timeout=max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                process.wait()
+                pass
+        # A group outlives its leader while any member lives (a function cargo lambda started).
+        for process in self.processes:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
         self.processes.clear()
+        if self.reaper is not None:
+            try:
+                self.reaper.stdin.write("-\n")
+                self.reaper.stdin.close()
+            except OSError:
+                pass
+            self.reaper.wait()
+            self.reaper = None
 
     def start(self) -> None:
         for port in (self.moto_port, self.lambda_port):
@@ -461,33 +560,26 @@ def main() -> int:
         moto_port=int(os.environ.get("MOTO_PORT") or 5055),
         lambda_port=int(os.environ.get("LAMBDA_PORT") or 9055),
     )
-
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    # Also when started with SIGINT ignored (a background job of a script).
-    signal.signal(signal.SIGINT, on_signal)
+    stop_on_signals()
     try:
         stack.start()
         if sys.argv[1] == "demo":
             return demo(stack)
-        print(f"Callback URL: {stack.callback_url}")
-        print(f"AWS endpoint: {stack.moto_url}")
-        print(f"Sessions table: {TABLE}")
-        print(f"Events (EventBridge bus {EVENT_BUS} -> SQS): {stack.events_queue_url}")
-        print(f"Callback API key: {stack.key}", flush=True)
+        show(f"Callback URL: {stack.callback_url}")
+        show(f"AWS endpoint: {stack.moto_url}")
+        show(f"Sessions table: {TABLE}")
+        show(f"Events (EventBridge bus {EVENT_BUS} -> SQS): {stack.events_queue_url}")
+        show(f"Callback API key: {stack.key}")
         while all(p.poll() is None for p in stack.processes):
             time.sleep(1)
-        print("a process of the stack stopped: see target/local-stack/", file=sys.stderr)
+        show("a process of the stack stopped: see target/local-stack/", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
     finally:
-        say("stopping moto and cargo lambda")
-        if getattr(stack, "mapping", None) is not None:
-            stack.mapping.stop()
+        # Stop first: what follows may fail to print.
         stack.stop()
+        say("stopped moto and cargo lambda")
 
 
 if __name__ == "__main__":
