@@ -72,6 +72,21 @@ def template_functions(template: dict) -> dict[str, str]:
     return functions
 
 
+def version_problems(template: dict) -> list[str]:
+    """The stack reports the workspace's version, and the changelog's newest release is it."""
+    import tomllib
+
+    version = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["package"]["version"]
+    problems = []
+    output = template.get("Outputs", {}).get("Version", {}).get("Value")
+    if output != version:
+        problems.append(f"template.yaml's Version output is {output!r}, Cargo.toml's version {version!r}")
+    released = re.findall(r"^## (\d+\.\d+\.\d+)", (ROOT / "CHANGELOG.md").read_text(), re.M)
+    if not released or released[0] != version:
+        problems.append(f"CHANGELOG.md's newest release is {released[:1]}, Cargo.toml's version {version!r}")
+    return problems
+
+
 def main() -> int:
     template = load_template()
     in_workspace, in_template = crates(), template_functions(template)
@@ -81,7 +96,7 @@ def main() -> int:
         print(f"functions/{name} has no function in template.yaml")
     for name in orphans:
         print(f"{in_template[name]} in template.yaml builds '{name}', which is no function crate")
-    problems = dead_letter_problems(template)
+    problems = dead_letter_problems(template) + version_problems(template)
     for problem in problems:
         print(problem)
     if missing or orphans or problems:

@@ -291,10 +291,20 @@ fn build_https_client(pem: &[u8]) -> aws_smithy_runtime_api::client::http::Share
     })
 }
 
+/// What every AWS call's `User-Agent` names the caller (`app/identomat-callbacks-<version>`),
+/// so CloudTrail and the service's logs tell which version of the receiver made it.
+pub fn app_name() -> Option<aws_config::AppName> {
+    aws_config::AppName::new(format!("identomat-callbacks-{}", crate::VERSION)).ok()
+}
+
 /// The SDK configuration every function uses: region, credentials and `AWS_ENDPOINT_URL` from
-/// the environment, with [`timeouts`], [`retries`] and [`https_client`].
+/// the environment, with [`timeouts`], [`retries`], [`https_client`] and [`app_name`].
 pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(name) = app_name() {
+        loader = loader.app_name(name);
+    }
+    loader
         .http_client(https_client())
         .timeout_config(timeouts())
         .retry_config(retries())

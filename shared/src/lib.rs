@@ -46,6 +46,10 @@ pub mod redact;
 pub mod store;
 pub mod timestamp;
 
+/// The receiver's version (the workspace's): the stack's `Version` output, the SDK calls'
+/// `User-Agent` (`app/identomat-callbacks-<version>`) and each function's first log line.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub use auth::{CallbackKeys, PresentedKey};
 pub use callback::{Callback, Family};
 pub use config::ConfigError;

@@ -64,4 +64,6 @@ pub fn init() {
         filter,
         &namespace,
     ));
+    // Once per cold start: which version this instance runs.
+    tracing::info!(version = crate::VERSION, "start");
 }
