@@ -91,7 +91,7 @@ impl DeliveryState {
 
 /// What an invocation did with a message: the state it left, or nothing because the message
 /// was claimed or sent already.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter)]
 #[strum(serialize_all = "lowercase")]
 pub enum DeliveryOutcome {
     Sent,

@@ -46,6 +46,13 @@ where
         event.record(&mut fields);
         let now = SystemTime::now();
         let line = document(&self.namespace, *event.metadata().level(), fields.0, now);
+        #[cfg(debug_assertions)]
+        if let Some(metric) = emitted(&line) {
+            assert!(
+                catalogue::lists(&metric),
+                "{metric:?} is not in shared/metrics.json: add it there (and to the docs)"
+            );
+        }
         let Ok(mut bytes) = serde_json::to_vec(&line) else {
             return;
         };
@@ -96,6 +103,63 @@ pub fn document(
     );
     line.insert(metric, 1.into());
     Value::Object(line)
+}
+
+/// A metric as a line emits it: the function, the metric's name and the reason (empty when
+/// the line has none, and so no `function, reason` breakdown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emitted {
+    pub function: String,
+    pub metric: String,
+    pub reason: String,
+}
+
+/// The metric a [`document`] carries, if it carries one.
+pub fn emitted(line: &Value) -> Option<Emitted> {
+    let text = |name: &str| line.get(name).and_then(Value::as_str).unwrap_or_default();
+    line.get("_aws")?;
+    Some(Emitted {
+        function: text("function").to_owned(),
+        metric: metric_name(text("outcome")),
+        reason: text("reason").to_owned(),
+    })
+}
+
+/// `shared/metrics.json`: every metric and reason the functions emit, the one list the alarms,
+/// the dashboard and the docs are checked against. Debug builds (every test, the local stacks)
+/// refuse to emit anything it does not list.
+#[cfg(debug_assertions)]
+pub mod catalogue {
+    use std::collections::BTreeMap;
+    use std::sync::OnceLock;
+
+    use super::Emitted;
+
+    pub const JSON: &str = include_str!("../metrics.json");
+
+    /// Function -> metric -> reasons; `*` stands for the provider's error code.
+    pub type Catalogue = BTreeMap<String, BTreeMap<String, Vec<String>>>;
+
+    pub fn read() -> &'static Catalogue {
+        static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
+        CATALOGUE.get_or_init(|| {
+            let value: serde_json::Value =
+                serde_json::from_str(JSON).expect("shared/metrics.json is JSON");
+            serde_json::from_value(value["functions"].clone())
+                .expect("shared/metrics.json: functions -> metric -> [reasons]")
+        })
+    }
+
+    /// Whether the catalogue lists this metric of this function, with this reason.
+    pub fn lists(metric: &Emitted) -> bool {
+        let Some(reasons) = read()
+            .get(&metric.function)
+            .and_then(|metrics| metrics.get(&metric.metric))
+        else {
+            return false;
+        };
+        metric.reason.is_empty() || reasons.iter().any(|r| r == "*" || *r == metric.reason)
+    }
 }
 
 /// `handoff-failed` -> `HandoffFailed`.

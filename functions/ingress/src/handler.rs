@@ -223,3 +223,32 @@ fn respond(status: StatusCode, outcome: &Outcome, request_id: &str) -> Response<
         fallback
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::metrics::catalogue::lists;
+    use shared::metrics::{Emitted, metric_name};
+
+    #[test]
+    fn every_outcome_is_a_metric_the_catalogue_lists() {
+        let outcomes = [
+            Outcome::Accepted,
+            Outcome::StoredUnhandled,
+            Outcome::Rejected(Rejection::Unauthorized(shared::AuthError::Wrong)),
+            Outcome::Rejected(Rejection::Malformed(shared::MalformedBody::NotJson)),
+            Outcome::MethodNotAllowed,
+            Outcome::KeysUnavailable,
+            Outcome::HandOffFailed,
+            Outcome::StoreFailed,
+        ];
+        for outcome in outcomes {
+            let metric = Emitted {
+                function: "ingress".into(),
+                metric: metric_name(outcome.name()),
+                reason: String::new(),
+            };
+            assert!(lists(&metric), "{metric:?}");
+        }
+    }
+}

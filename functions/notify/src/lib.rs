@@ -136,3 +136,49 @@ pub fn log_batch(summary: &Summary, started: Instant) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_outcomes_are_metrics_the_catalogue_lists() {
+        let captured = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        let writer = {
+            let captured = captured.clone();
+            move || Writer(captured.clone())
+        };
+        let subscriber =
+            shared::logging::json_subscriber(writer, shared::logging::default_filter(), "test");
+        tracing::subscriber::with_default(subscriber, || {
+            let started = Instant::now();
+            log_batch(&Summary::default(), started);
+            let failed = Summary {
+                failed_at: Some(("1".into(), "throttled".into())),
+                ..Summary::default()
+            };
+            log_batch(&failed, started);
+        });
+        let text = String::from_utf8(captured.lock().unwrap().clone()).unwrap();
+        let metrics: Vec<String> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter_map(|l: serde_json::Value| shared::metrics::emitted(&l))
+            .map(|m| m.metric)
+            .collect();
+        // Logging them passed the debug build's check against shared/metrics.json.
+        assert_eq!(metrics, ["Published", "PublishFailed"]);
+    }
+
+    struct Writer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Writer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+}

@@ -47,7 +47,7 @@ pub struct StatusRecord {
 }
 
 /// What a `session-change` did to the record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter)]
 #[strum(serialize_all = "lowercase")]
 pub enum StatusOutcome {
     /// The envelope is the newest: the current result is its result.

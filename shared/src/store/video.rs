@@ -10,7 +10,7 @@ use crate::timestamp::Timestamp;
 pub const VIDEO_RECORD_PREFIX: &str = "video#";
 
 /// What a `video-call-status-update` did to its room's record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
 #[strum(serialize_all = "lowercase")]
 pub enum VideoOutcome {
     Updated,
