@@ -219,6 +219,17 @@ def granted(statements: list[dict]) -> list[tuple[str, str]]:
     return pairs
 
 
+def run_tool(arguments: list[str], env: dict) -> subprocess.CompletedProcess:
+    """One of scripts/tools/ as an operator runs it, against the stack in moto."""
+    return subprocess.run([str(VENV_BIN / "python"), str(ROOT / "scripts" / "tools" / arguments[0]),
+                           *arguments[1:]], env=env, capture_output=True, text=True, timeout=120)
+
+
+def records_of(dynamodb, table: str, session: str) -> list[dict]:
+    return dynamodb.query(TableName=table, KeyConditionExpression="sessionId = :s",
+                          ExpressionAttributeValues={":s": {"S": session}})["Items"]
+
+
 class Replay:
     """What local_stack.demo needs of a stack: the key, the Callback URL, moto."""
 
@@ -406,6 +417,22 @@ def main() -> int:
                      status_with(old_key) == 401)
         checks.check("3rd deploy: the new key passes", status_with(ROTATED_KEY) == 202)
         replay.settle()
+
+        print("\nThe operator's tools against the stack (scripts/tools/)")
+        tool_env = {**env, "AWS_REGION": REGION}
+        smoke = run_tool(["smoke.py", "--stack", stack.stack, "--callback-url",
+                          service.callback_url], tool_env)
+        checks.check("smoke.py: accepted, stored, wrong key refused", smoke.returncode == 0
+                     and "every step passed" in smoke.stdout, smoke.stdout + smoke.stderr)
+        replay.settle()
+        erased = "ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp"
+        before = len(records_of(stack.client("dynamodb"), table, erased))
+        erase = run_tool(["erase.py", "--stack", stack.stack, "--session", erased], tool_env)
+        after = len(records_of(stack.client("dynamodb"), table, erased))
+        checks.check(f"erase.py: the {before} records of a reference session deleted",
+                     erase.returncode == 0 and before >= 2 and after == 0
+                     and f"deleted {before} record(s)" in erase.stdout
+                     and "Identomat" in erase.stdout, erase.stdout + erase.stderr)
 
         print("\nLeast privilege: every AWS call each function made, against its role")
         stack.refresh()
