@@ -62,9 +62,11 @@ test-scale: venv
 		cargo test --workspace --no-fail-fast -- --ignored; \
 	fi
 
+## rustfmt, clippy, the template checks, and the names in the docs against the code.
 lint: venv template
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	@$(PY) scripts/checks/check_docs.py
 
 ## The SAM template and the README's subscription example: cfn-lint, sam validate --lint, and
 ## one function per function crate.
@@ -83,7 +85,7 @@ sam-build: venv
 deploy-local: venv
 	@ARCH=$(ARCH) $(PY) scripts/local/deploy_local.py
 
-## Rewrites events/<function>/ from events/callbacks/.
+## Rewrites events/<function>/ from events/callbacks/ (events/notify/ is written by hand).
 events:
 	@python3 scripts/local/make_events.py
 
