@@ -156,9 +156,21 @@ async fn kyb_flag_default_kyc_and_unknown_results() {
     assert_eq!(s(&item, "result"), "ESCALATED_TO_COMPLIANCE");
 }
 
+/// The same rules at a size that runs in seconds: `make test`.
 #[tokio::test]
+async fn three_hundred_concurrent_shuffled_envelopes_lose_nothing() {
+    concurrent_shuffled_envelopes_lose_nothing(15).await;
+}
+
+/// 1,000 envelopes: `make test-scale`, which CI runs.
+#[tokio::test]
+#[ignore = "long: make test-scale runs it, and CI runs make test-scale"]
 async fn a_thousand_concurrent_shuffled_envelopes_lose_nothing() {
-    const SESSIONS: u64 = 50;
+    concurrent_shuffled_envelopes_lose_nothing(50).await;
+}
+
+/// `sessions` sessions of 20 envelopes each, shuffled, 32 written at once.
+async fn concurrent_shuffled_envelopes_lose_nothing(sessions: u64) {
     const PER_SESSION: u64 = 20;
     const RESULTS: [&str; 4] = [
         "APPROVED",
@@ -169,7 +181,7 @@ async fn a_thousand_concurrent_shuffled_envelopes_lose_nothing() {
     let moto = Moto::start().await;
     let table = table(&moto).await;
 
-    let mut envelopes: Vec<Envelope> = (0..SESSIONS)
+    let mut envelopes: Vec<Envelope> = (0..sessions)
         .flat_map(|s| {
             (0..PER_SESSION).map(move |i| {
                 let result = RESULTS[((s * 7 + i * 3) % 4) as usize];
@@ -199,12 +211,12 @@ async fn a_thousand_concurrent_shuffled_envelopes_lose_nothing() {
         let outcome = done.unwrap().expect("every envelope is recorded");
         *counts.entry(outcome).or_insert(0u64) += 1;
     }
-    assert_eq!(counts.values().sum::<u64>(), SESSIONS * PER_SESSION);
+    assert_eq!(counts.values().sum::<u64>(), sessions * PER_SESSION);
     assert_eq!(counts.get(&StatusOutcome::Duplicate), None);
 
     let aws = moto.sdk_config().await;
     let mut entries = 0;
-    for s in 0..SESSIONS {
+    for s in 0..sessions {
         let session = format!("session-{s}");
         let items = testkit::query_session(&aws, TABLE, &session).await;
         let item = &items[0];
@@ -223,7 +235,7 @@ async fn a_thousand_concurrent_shuffled_envelopes_lose_nothing() {
         );
         entries += h.len() as u64;
     }
-    assert_eq!(entries, SESSIONS * PER_SESSION);
+    assert_eq!(entries, sessions * PER_SESSION);
 }
 
 #[tokio::test]

@@ -176,16 +176,30 @@ impl Random {
 
 const RESULTS: [&str; 5] = ["PENDING", "MANUAL_CHECK", "REJECTED", "APPROVED", "EXPIRED"];
 
+/// The ordering rules at a size that runs in seconds: `make test`.
 #[tokio::test]
 async fn status_events_follow_each_sessions_current_results_in_order_without_gaps() {
+    status_events_in_order(15, 300, 30).await;
+}
+
+/// 1,000 changes over 50 sessions: `make test-scale`, which CI runs.
+#[tokio::test]
+#[ignore = "half a minute long: make test-scale runs it, and CI runs make test-scale"]
+async fn a_thousand_status_changes_make_events_in_order_without_gaps() {
+    status_events_in_order(50, 1000, 100).await;
+}
+
+/// `count` changes over `session_count` sessions, each a session, a result and a received
+/// time, posted in random order, `repeated` of them twice.
+async fn status_events_in_order(session_count: usize, count: usize, repeated: usize) {
     let system = System::start().await;
     let queue = EventQueue::create(&system.aws, "ordering", DEFAULT_SOURCE).await;
     let mut random = Random(0x5eed_0016);
-    let sessions: Vec<String> = (0..50).map(|i| format!("order{i:035}")).collect();
+    let sessions: Vec<String> = (0..session_count)
+        .map(|i| format!("order{i:035}"))
+        .collect();
     let start = Timestamp::parse("2026-11-29T10:00:00.000Z").expect("a time");
-    // 1,000 changes: each a session, a result and a received time; posted in random order,
-    // 100 of them twice.
-    let mut changes: Vec<(usize, &str, Timestamp, String)> = (0..1000)
+    let mut changes: Vec<(usize, &str, Timestamp, String)> = (0..count)
         .map(|i| {
             let session = random.below(sessions.len());
             let result = RESULTS[random.below(RESULTS.len())];
@@ -195,7 +209,7 @@ async fn status_events_follow_each_sessions_current_results_in_order_without_gap
         })
         .collect();
     testkit::shuffle(&mut changes, 16);
-    let repeats: Vec<_> = (0..100)
+    let repeats: Vec<_> = (0..repeated)
         .map(|_| changes[random.below(changes.len())].clone())
         .collect();
     changes.extend(repeats);
@@ -259,7 +273,7 @@ async fn status_events_follow_each_sessions_current_results_in_order_without_gap
     println!(
         "{} changes ({} repeated) over {} sessions: {} stream records, {total} events",
         changes.len(),
-        100,
+        repeated,
         sessions.len(),
         records.len()
     );
