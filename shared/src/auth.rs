@@ -7,10 +7,10 @@ use subtle::ConstantTimeEq;
 
 use crate::error::AuthError;
 
-/// The secret is JSON but not `{"current": "...", "previous": "..."}`. The message never
-/// quotes the secret.
+/// The secret is not the JSON the template writes, `{"current": "...", "previous": "..."}`.
+/// The message never quotes the secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the callback key secret is JSON but not {{\"current\": \"...\", \"previous\": \"...\"}}")]
+#[error("the callback key secret is not {{\"current\": \"...\", \"previous\": \"...\"}}")]
 pub struct SecretFormatError;
 
 /// What a body carries as `callbackApiKey`.
@@ -61,12 +61,15 @@ impl CallbackKeys {
         Self { current, previous }
     }
 
-    /// The keys from a Secrets Manager secret: a plain string (the current key) or JSON
-    /// `{"current": "...", "previous": "..."}` with `previous` optional or null.
+    /// The keys from the stack's Secrets Manager secret, JSON as the template writes it:
+    /// `{"current": "...", "previous": "..."}`, `previous` optional, empty or null. Any other
+    /// text is refused, never read as a key: a secret overwritten by mistake with a note or a
+    /// half-pasted value must not replace the working keys.
     pub fn from_secret(text: &str) -> Result<Self, SecretFormatError> {
         let trimmed = text.trim();
+        // An object: serde would also read the struct from an array.
         if !trimmed.starts_with('{') {
-            return Ok(Self::new(Some(trimmed), None));
+            return Err(SecretFormatError);
         }
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -176,11 +179,7 @@ mod tests {
     }
 
     #[test]
-    fn secret_as_plain_string_or_json() {
-        let plain = CallbackKeys::from_secret("current-key-123\n").unwrap();
-        assert_eq!(plain.verify(&text("current-key-123")), Ok(()));
-        assert!(!plain.has_previous());
-
+    fn secret_as_the_template_writes_it_and_nothing_else() {
         let rotating = CallbackKeys::from_secret(
             r#"{"current": "current-key-123", "previous": "previous-key-456"}"#,
         )
@@ -196,11 +195,22 @@ mod tests {
             Err(AuthError::Wrong)
         );
 
+        let written =
+            CallbackKeys::from_secret(r#"{"current":"current-key-123","previous":""}"#).unwrap();
+        assert!(!written.has_previous());
+
         for bad in [
             r#"{"current": 5}"#,
             r#"{"previous": "x"}"#,
             r#"{"curent": "x"}"#,
             "{",
+            // Text that is not the template's JSON is never a key.
+            "current-key-123",
+            "current-key-123\n",
+            "  ",
+            "",
+            "\"current-key-123\"",
+            "[\"current-key-123\"]",
         ] {
             assert_eq!(
                 CallbackKeys::from_secret(bad).err(),
@@ -208,7 +218,11 @@ mod tests {
                 "{bad}"
             );
         }
-        assert!(!CallbackKeys::from_secret("  ").unwrap().is_configured());
+        assert!(
+            !CallbackKeys::from_secret(r#"{"current": ""}"#)
+                .unwrap()
+                .is_configured()
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Keys from moto's Secrets Manager: both secret forms, rotation without a redeploy, and what
-//! happens when the secret cannot be read.
+//! Keys from moto's Secrets Manager: the secret as the template writes it, rotation without a
+//! redeploy, and what happens when the secret cannot be read or is not the template's JSON.
 
 mod common;
 
@@ -48,15 +48,20 @@ fn source(client: &aws_sdk_secretsmanager::Client) -> KeySource {
     }
 }
 
+/// The secret as the template writes it, with no previous key.
+fn written(current: &str) -> String {
+    format!(r#"{{"current":"{current}","previous":""}}"#)
+}
+
 fn verify(keys: &CallbackKeys, key: &str) -> Result<(), AuthError> {
     keys.verify(&PresentedKey::Text(Cow::Borrowed(key)))
 }
 
 #[tokio::test]
-async fn plain_secret_authenticates_through_the_handler() {
+async fn the_secret_the_template_writes_authenticates_through_the_handler() {
     let moto = Moto::start().await;
     let client = secrets(&moto).await;
-    create_secret(&client, KEY).await;
+    create_secret(&client, &written(KEY)).await;
     let stack = Stack::start(source(&client)).await;
     assert_eq!(stack.post(&sample("session-change")).await.status(), 202);
     // The other sample key is not configured here.
@@ -100,9 +105,9 @@ async fn rotation_takes_effect_on_the_next_read() {
 async fn keys_are_cached_between_reads() {
     let moto = Moto::start().await;
     let client = secrets(&moto).await;
-    create_secret(&client, "first-key").await;
+    create_secret(&client, &written("first-key")).await;
     let ring = KeyRing::load(source(&client), REFRESH).await;
-    put_secret(&client, "second-key").await;
+    put_secret(&client, &written("second-key")).await;
     // Within the refresh interval the cold start's copy is used: no call per request.
     let keys = ring.keys().await.expect("cached");
     assert_eq!(verify(&keys, "first-key"), Ok(()));
@@ -124,7 +129,7 @@ async fn unreadable_secret_is_503_until_it_can_be_read() {
 async fn last_good_keys_survive_a_failed_read() {
     let moto = Moto::start().await;
     let client = secrets(&moto).await;
-    create_secret(&client, "good-key").await;
+    create_secret(&client, &written("good-key")).await;
     let ring = KeyRing::load(source(&client), Duration::ZERO).await;
     client
         .delete_secret()
@@ -140,7 +145,12 @@ async fn last_good_keys_survive_a_failed_read() {
 #[tokio::test]
 async fn a_cold_start_with_only_a_bad_secret_answers_503() {
     // Identomat retries a 503, not a 401: once the secret is fixed, nothing was lost.
-    for bad in [r#"{"curent": "typo"}"#, "{}", r#"{"current": ""}"#] {
+    for bad in [
+        r#"{"curent": "typo"}"#,
+        "{}",
+        r#"{"current": ""}"#,
+        "typo-but-no-json",
+    ] {
         let moto = Moto::start().await;
         let client = secrets(&moto).await;
         create_secret(&client, bad).await;
@@ -160,19 +170,23 @@ async fn a_cold_start_with_only_a_bad_secret_answers_503() {
 async fn a_bad_secret_never_replaces_the_last_good_keys() {
     let moto = Moto::start().await;
     let client = secrets(&moto).await;
-    create_secret(&client, "good-key-123456").await;
+    create_secret(&client, &written("good-key-123456")).await;
     let ring = KeyRing::load(source(&client), Duration::ZERO).await;
     for bad in [
         r#"{"curent": "typo"}"#,
         "{}",
         r#"{"current": "", "previous": "x"}"#,
+        // Text that is not the template's JSON: before, it replaced the good keys, and every
+        // callback got 401 with no alarm.
+        "a-note-pasted-by-mistake",
+        "good-key-123456",
     ] {
         put_secret(&client, bad).await;
         let keys = ring.keys().await.expect("the last good keys");
         assert_eq!(verify(&keys, "good-key-123456"), Ok(()), "{bad:?}");
     }
     // A good secret again is taken at once.
-    put_secret(&client, "fixed-key-654321").await;
+    put_secret(&client, &written("fixed-key-654321")).await;
     let keys = ring.keys().await.expect("readable");
     assert_eq!(verify(&keys, "fixed-key-654321"), Ok(()));
 }

@@ -101,7 +101,7 @@ async fn a_bad_secret_is_counted_for_its_alarm() {
     client
         .create_secret()
         .name("keys")
-        .secret_string("good-key-123456")
+        .secret_string(r#"{"current":"good-key-123456","previous":""}"#)
         .send()
         .await
         .unwrap();
@@ -112,12 +112,14 @@ async fn a_bad_secret_is_counted_for_its_alarm() {
     let ring = KeyRing::load(source, std::time::Duration::ZERO).await;
     secret(r#"{"curent": "typo"}"#).send().await.unwrap();
     assert!(ring.keys().await.is_ok());
+    secret("not-the-templates-json").send().await.unwrap();
+    assert!(ring.keys().await.is_ok());
     let counted: Vec<Value> = logs
         .lines()
         .into_iter()
         .filter(|l| l["outcome"] == "keys-invalid")
         .collect();
-    assert_eq!(counted.len(), 1, "{}", logs.text());
+    assert_eq!(counted.len(), 2, "{}", logs.text());
     assert_eq!(counted[0]["KeysInvalid"], 1);
     assert_eq!(counted[0]["kept"], true);
     assert!(!logs.text().contains("good-key-123456"));
