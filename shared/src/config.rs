@@ -51,11 +51,28 @@ where
     T: FromStr + PartialOrd + From<u8> + Copy + std::fmt::Display,
     T::Err: std::fmt::Display,
 {
+    within(lookup, name, default, T::from(1)..=max)
+}
+
+/// Reads `name` as [`setting`] does, and refuses a value outside `range`.
+pub fn within<T>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + Copy + std::fmt::Display,
+    T::Err: std::fmt::Display,
+{
     let value = setting(lookup, name, default)?;
-    if (T::from(1)..=max).contains(&value) {
+    if range.contains(&value) {
         Ok(value)
     } else {
-        Err(ConfigError::new(name, format!("must be 1 to {max}")))
+        Err(ConfigError::new(
+            name,
+            format!("must be {} to {}", range.start(), range.end()),
+        ))
     }
 }
 

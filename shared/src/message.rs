@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{ConfigError, setting};
+use crate::config::{ConfigError, within};
 
 /// The rules' settings, shared by both channels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,16 +30,30 @@ impl Default for DeliveryRules {
 }
 
 impl DeliveryRules {
-    /// `DEDUPE_WINDOW_SECONDS` (600), `OTP_MAX_AGE_SECONDS` (300), `CLAIM_LEASE_SECONDS` (60).
+    /// `DEDUPE_WINDOW_SECONDS`: 600, 60 to 86,400 (a window shorter than a minute would let
+    /// Identomat's retries of one callback send twice).
+    pub const DEDUPE_WINDOW: std::ops::RangeInclusive<u64> = 60..=86_400;
+    /// `OTP_MAX_AGE_SECONDS`: 300, 30 to 3,600 (an OTP older than an hour is no OTP).
+    pub const OTP_MAX_AGE: std::ops::RangeInclusive<u64> = 30..=3_600;
+    /// `CLAIM_LEASE_SECONDS`: 60, 30 to 900. A lease shorter than the function's timeout lets a
+    /// second attempt take over a claim whose first is still sending: two copies. 900 s is
+    /// Lambda's longest timeout, so no longer lease is ever needed; `make lint` holds each
+    /// function's lease to at least its `Timeout`.
+    pub const CLAIM_LEASE: std::ops::RangeInclusive<u64> = 30..=900;
+
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let d = Self::default();
-        let secs = |name, default: Duration| {
-            setting(lookup, name, default.as_secs()).map(Duration::from_secs)
+        let secs = |name, default: Duration, range| {
+            within(lookup, name, default.as_secs(), range).map(Duration::from_secs)
         };
         Ok(Self {
-            dedupe_window: secs("DEDUPE_WINDOW_SECONDS", d.dedupe_window)?,
-            otp_max_age: secs("OTP_MAX_AGE_SECONDS", d.otp_max_age)?,
-            claim_lease: secs("CLAIM_LEASE_SECONDS", d.claim_lease)?,
+            dedupe_window: secs(
+                "DEDUPE_WINDOW_SECONDS",
+                d.dedupe_window,
+                Self::DEDUPE_WINDOW,
+            )?,
+            otp_max_age: secs("OTP_MAX_AGE_SECONDS", d.otp_max_age, Self::OTP_MAX_AGE)?,
+            claim_lease: secs("CLAIM_LEASE_SECONDS", d.claim_lease, Self::CLAIM_LEASE)?,
         })
     }
 }
@@ -227,5 +241,38 @@ mod tests {
         assert_eq!(rules.dedupe_window, Duration::from_secs(600));
         let bad = |_: &str| Some("soon".to_owned());
         assert!(DeliveryRules::from_lookup(&bad).is_err());
+    }
+
+    #[test]
+    fn rules_out_of_bounds_stop_the_start_naming_the_variable() {
+        for (name, value) in [
+            ("CLAIM_LEASE_SECONDS", "5"),
+            ("CLAIM_LEASE_SECONDS", "0"),
+            ("CLAIM_LEASE_SECONDS", "901"),
+            ("DEDUPE_WINDOW_SECONDS", "0"),
+            ("DEDUPE_WINDOW_SECONDS", "604800"),
+            ("OTP_MAX_AGE_SECONDS", "86400"),
+            ("OTP_MAX_AGE_SECONDS", "-1"),
+        ] {
+            let env = |n: &str| (n == name).then(|| value.to_owned());
+            let error = DeliveryRules::from_lookup(&env).unwrap_err();
+            assert_eq!(error.name, name, "{value}");
+        }
+        let edge = |n: &str| match n {
+            "CLAIM_LEASE_SECONDS" => Some("900".to_owned()),
+            "DEDUPE_WINDOW_SECONDS" => Some("60".to_owned()),
+            "OTP_MAX_AGE_SECONDS" => Some("30".to_owned()),
+            _ => None,
+        };
+        let rules = DeliveryRules::from_lookup(&edge).unwrap();
+        assert_eq!(rules.claim_lease, Duration::from_secs(900));
+        assert_eq!(
+            DeliveryRules::from_lookup(
+                &|n: &str| (n == "CLAIM_LEASE_SECONDS").then(|| "5".to_owned())
+            )
+            .unwrap_err()
+            .to_string(),
+            "environment variable CLAIM_LEASE_SECONDS is invalid: must be 30 to 900"
+        );
     }
 }
