@@ -108,8 +108,10 @@ impl<'a> BodyFields<'a> {
             links,
         };
         let type_name = reader.string("type")?;
-        Callback::accept(&type_name, &reader)
-            .unwrap_or_else(|| Ok(Callback::Unhandled(self.unhandled(type_name.into_owned()))))
+        Callback::accept(&type_name, &reader).unwrap_or_else(|| {
+            crate::callback::open_value(&type_name).map_err(|p| InvalidField::new("type", p))?;
+            Ok(Callback::Unhandled(self.unhandled(type_name.into_owned())))
+        })
     }
 
     /// Every field but the key and the type, as received. A field nested deeper than

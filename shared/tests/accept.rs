@@ -223,6 +223,36 @@ fn unknown_type_is_kept_without_the_key() {
 }
 
 #[test]
+fn an_unknown_type_is_bounded_like_any_open_value() {
+    let with_type = |t: &str| json!({"callbackApiKey": "apikey123", "type": t, "sessionId": "abc"});
+    let longest = "t".repeat(64);
+    assert!(
+        matches!(accept(&with_type(&longest)), Ok(Callback::Unhandled(u)) if u.type_name == longest)
+    );
+    // Stored, logged and published as it came: longer would jam notify's PutEvents calls.
+    assert_eq!(
+        accept(&with_type(&"t".repeat(65))),
+        invalid("type", Problem::TooLong)
+    );
+    assert_eq!(
+        accept(&with_type(&"t".repeat(60_000))),
+        invalid("type", Problem::TooLong)
+    );
+    assert_eq!(accept(&with_type("")), invalid("type", Problem::Empty));
+    assert_eq!(
+        accept(&with_type("new\ntype")),
+        invalid("type", Problem::ControlCharacter)
+    );
+    // A wrong key is still a 401 first, whatever the type.
+    let mut wrong = with_type(&"t".repeat(65));
+    wrong["callbackApiKey"] = json!("nope");
+    assert_eq!(
+        accept(&wrong),
+        Err(Rejection::Unauthorized(AuthError::Wrong))
+    );
+}
+
+#[test]
 fn unknown_extra_fields_are_ignored() {
     let mut body: Value = serde_json::from_slice(&sample("session-change")).unwrap();
     body["futureField"] = json!({"anything": true});
