@@ -8,7 +8,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build targets arm64 by default; where the aarch64 Rust target is missing, build x86_64.
 ARCH ?= $(if $(shell rustup target list --installed 2>/dev/null | grep -x aarch64-unknown-linux-gnu),arm64,x86_64)
 
-.PHONY: demo local load fuzz test test-scale lint template sam-build deploy-local events redrive bench venv clean
+.PHONY: demo local load fuzz test test-scale lint schemas template sam-build deploy-local events redrive bench venv clean
 
 ## Installs the pinned Python tools (moto) into .venv, once per change of requirements-dev.txt.
 venv: $(VENV)/.installed
@@ -84,6 +84,10 @@ sam-build: venv
 ## key rotation, each function's calls against its role, and sam delete (scripts/local/deploy_local.py).
 deploy-local: venv
 	@ARCH=$(ARCH) $(PY) scripts/local/deploy_local.py
+
+## Writes schemas/ from the event detail types notify serializes (a test fails until it is run).
+schemas:
+	cargo run -q -p notify --example schemas
 
 ## Rewrites events/<function>/ from events/callbacks/ (events/notify/ is written by hand).
 events:

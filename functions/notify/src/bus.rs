@@ -9,6 +9,35 @@ use crate::events::Notification;
 
 /// PutEvents takes at most 10 entries per call.
 pub const MAX_ENTRIES: usize = 10;
+/// ... and their entries must add up to less than 256 KB, each counted as the UTF-8 bytes of its
+/// `Source`, `DetailType` and `Detail` (EventBridge's "Calculating PutEvents event entry size").
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+
+/// An entry's size as EventBridge counts it against [`MAX_REQUEST_BYTES`].
+pub fn entry_size(source: &str, notification: &Notification) -> usize {
+    source.len() + notification.detail_type.name().len() + notification.detail_json().len()
+}
+
+/// Where each PutEvents call's entries start and end: at most [`MAX_ENTRIES`] entries and less
+/// than [`MAX_REQUEST_BYTES`] a call, in order. An entry too large for any call (no detail of
+/// ours comes near: a test bounds them) goes alone, for the bus to refuse and the batch to
+/// fail at it, rather than be dropped unseen.
+pub fn calls(source: &str, entries: &[Notification]) -> Vec<std::ops::Range<usize>> {
+    let mut calls = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (index, entry) in entries.iter().enumerate() {
+        let size = entry_size(source, entry);
+        if index > start && (index - start == MAX_ENTRIES || bytes + size >= MAX_REQUEST_BYTES) {
+            calls.push(start..index);
+            (start, bytes) = (index, 0);
+        }
+        bytes += size;
+    }
+    if start < entries.len() {
+        calls.push(start..entries.len());
+    }
+    calls
+}
 
 /// The whole call failed (throttled, unreachable, timed out): nothing of it is known to be on
 /// the bus, so the batch is retried from its first entry.
@@ -17,8 +46,11 @@ pub const MAX_ENTRIES: usize = 10;
 pub struct BusError(pub String);
 
 pub trait Bus {
-    /// Puts `entries` (at most [`MAX_ENTRIES`]) on the bus; for each, in order, `Ok` when the
-    /// bus took it or the error the bus gave for it.
+    /// The events' `source`, which counts toward each entry's size.
+    fn source(&self) -> &str;
+
+    /// Puts `entries` (one of [`calls`]) on the bus; for each, in order, `Ok` when the bus took
+    /// it or the error the bus gave for it.
     fn put(
         &self,
         entries: &[Notification],
@@ -44,13 +76,17 @@ impl EventBridge {
 }
 
 impl Bus for EventBridge {
+    fn source(&self) -> &str {
+        &self.source
+    }
+
     async fn put(&self, entries: &[Notification]) -> Result<Vec<Result<(), String>>, BusError> {
         let request = entries.iter().map(|n| {
             PutEventsRequestEntry::builder()
                 .event_bus_name(&self.bus_name)
                 .source(&self.source)
                 .detail_type(n.detail_type.name())
-                .detail(n.detail.to_string())
+                .detail(n.detail_json())
                 .build()
         });
         let output = self

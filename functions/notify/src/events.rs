@@ -2,12 +2,18 @@
 //! each event says. Pure: one stream record's old and new images in, events out.
 //!
 //! The event source mapping's filter (template.yaml) already drops what it can express: removals
-//! (TTL), rate-limit windows, pending and sent deliveries. What it cannot compare, an old image
-//! against a new one, is decided here: a status record whose current result did not change (a
-//! stale entry that only joined the history, a retry) is no event.
+//! (TTL), rate-limit windows, pending deliveries and those sent as confirmed. What it cannot
+//! compare, an old image against a new one, is decided here: a status record whose current
+//! result did not change (a stale entry that only joined the history, a retry) is no event.
+//!
+//! Each event's `detail` is a typed struct below; `schemas/` is generated from these types
+//! ([`schemas`], `make schemas`), so the schemas a consumer validates against and the details
+//! notify puts on the bus are one fact, not two copies of it.
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_dynamo::{AttributeValue, Item};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use shared::store::UNKNOWN_SESSION;
 use shared::store::delivery::DELIVERY_RECORD_PREFIX;
 use shared::store::status::STATUS_RECORD;
@@ -41,7 +47,229 @@ impl DetailType {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
     pub detail_type: DetailType,
-    pub detail: Value,
+    pub detail: Detail,
+}
+
+impl Notification {
+    /// The `detail` as the JSON text PutEvents carries.
+    pub fn detail_json(&self) -> String {
+        // Plain structs of strings: serializing them cannot fail.
+        serde_json::to_string(&self.detail).unwrap_or_default()
+    }
+}
+
+/// Every event's `detail`, one struct per `detail-type`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Detail {
+    SessionStatusChanged(SessionStatusChanged),
+    VideoCallStatusChanged(VideoCallStatusChanged),
+    VideoFileAvailable(VideoFileAvailable),
+    Message(MessageDetail),
+    CallbackNotHandled(CallbackNotHandled),
+}
+
+/// A session id, as the ingress accepts it (`shared::fields::SessionId`).
+const SESSION_ID: &str = "^[A-Za-z0-9_-]{1,128}$";
+/// A video room or file id, as the ingress accepts it (`shared::fields::RoomId`).
+const ROOM_ID: &str = "^[A-Za-z0-9_.:-]{1,128}$";
+
+/// `Session Status Changed`: a session's current result changed, its first one included. A
+/// stale callback that only joined the history, or a repeat of the same result, is no event.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields, title = "Session Status Changed")]
+pub struct SessionStatusChanged {
+    /// The request id that caused the change plus the record: the same however often the event
+    /// is delivered. Drop an event whose id you have seen.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// The Identomat session.
+    #[schemars(regex(pattern = SESSION_ID))]
+    pub session_id: String,
+    /// The new current result, as Identomat sent it (APPROVED, REJECTED, MANUAL_CHECK,
+    /// ADDITIONAL_INFORMATION_REQUESTED, and values added later).
+    #[schemars(length(min = 1, max = 64))]
+    pub result: String,
+    /// The result before; absent on a session's first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub previous_result: Option<String>,
+    /// `kyc`, `kyb`, or a value Identomat adds later.
+    #[schemars(length(min = 1, max = 64))]
+    pub session_type: String,
+    /// When the receiver got the callback (RFC 3339, UTC, milliseconds).
+    #[schemars(extend("format" = "date-time"))]
+    pub received_at: String,
+    /// The callback's request id (API Gateway's), as in the logs and the table.
+    #[schemars(length(min = 1))]
+    pub request_id: String,
+}
+
+/// `Video Call Status Changed`: a room's status, composition, file status or file id changed.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(
+    deny_unknown_fields,
+    title = "Video Call Status Changed",
+    transform = present_even_when_null
+)]
+pub struct VideoCallStatusChanged {
+    /// The request id that caused the change plus the record. Drop an event whose id you have
+    /// seen.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// The Identomat session.
+    #[schemars(regex(pattern = SESSION_ID))]
+    pub session_id: String,
+    /// The video room.
+    #[schemars(regex(pattern = ROOM_ID))]
+    pub room_id: String,
+    /// `empty`, `ended`, or a value Identomat adds later.
+    #[schemars(length(min = 1, max = 64))]
+    pub room_status: String,
+    /// `available`, another value, or null.
+    #[schemars(length(min = 1, max = 64))]
+    pub composition_status: Option<String>,
+    /// `available` when the recording can be fetched, another value, or null.
+    #[schemars(length(min = 1, max = 64))]
+    pub video_file_status: Option<String>,
+    /// The recording's file id for Identomat's `/get-video-call-videos`; null until there is one.
+    #[schemars(regex(pattern = ROOM_ID))]
+    pub video_file_id: Option<String>,
+    /// When the receiver got the callback (RFC 3339, UTC, milliseconds).
+    #[schemars(extend("format" = "date-time"))]
+    pub received_at: String,
+    /// The callback's request id.
+    #[schemars(length(min = 1))]
+    pub request_id: String,
+}
+
+/// The fields a video event always carries, null when the platform sent null: required in the
+/// schema, though an `Option` (which schemars takes for "may be absent").
+fn present_even_when_null(schema: &mut schemars::Schema) {
+    const ALWAYS: [&str; 3] = ["compositionStatus", "videoFileStatus", "videoFileId"];
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    let present: Vec<Value> = ALWAYS
+        .iter()
+        .filter(|name| properties.contains_key(**name))
+        .map(|name| Value::from(*name))
+        .collect();
+    if let Some(Value::Array(required)) = schema.get_mut("required") {
+        for name in present {
+            if !required.contains(&name) {
+                required.push(name);
+            }
+        }
+    }
+}
+
+/// `Video File Available`: a room's `videoFileStatus` became `available`, what a consumer
+/// fetching recordings waits for.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(
+    deny_unknown_fields,
+    title = "Video File Available",
+    transform = present_even_when_null
+)]
+pub struct VideoFileAvailable {
+    /// The request id that caused the change plus the record and `:available`. Drop an event
+    /// whose id you have seen.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// The Identomat session.
+    #[schemars(regex(pattern = SESSION_ID))]
+    pub session_id: String,
+    /// The video room.
+    #[schemars(regex(pattern = ROOM_ID))]
+    pub room_id: String,
+    /// The recording's file id for Identomat's `/get-video-call-videos`, when Identomat sent
+    /// one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = ROOM_ID))]
+    pub video_file_id: Option<String>,
+    /// `available`, another value, or null.
+    #[schemars(length(min = 1, max = 64))]
+    pub composition_status: Option<String>,
+    /// When the receiver got the callback (RFC 3339, UTC, milliseconds).
+    #[schemars(extend("format" = "date-time"))]
+    pub received_at: String,
+    /// The callback's request id.
+    #[schemars(length(min = 1))]
+    pub request_id: String,
+}
+
+/// `Message Delivery Failed` and `Message Suppressed`: an SMS or e-mail that did not go out,
+/// or may not have. Never the message's text or the recipient in clear.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct MessageDetail {
+    /// The request id that caused the change plus the record and the state. Drop an event
+    /// whose id you have seen.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// The Identomat session.
+    #[schemars(regex(pattern = SESSION_ID))]
+    pub session_id: String,
+    pub channel: Channel,
+    pub kind: Kind,
+    /// The recipient as the logs show it: `+9955*****78`, `j***@example.com`.
+    #[schemars(length(min = 1, max = 256))]
+    pub recipient: String,
+    /// Why: the provider's error code, `otp-too-old` (the OTP waited too long to be sent),
+    /// `unconfirmed` (two attempts may have sent it; a third did not send), `message-too-long`,
+    /// or the rule that held it back (`rate-limited`, `session-rate-limited`,
+    /// `budget-exhausted`, `country-not-allowed`, ...).
+    #[schemars(length(min = 1, max = 256))]
+    pub reason: String,
+    /// When the receiver got the callback (RFC 3339, UTC, milliseconds).
+    #[schemars(extend("format" = "date-time"))]
+    pub received_at: String,
+    /// The callback's request id.
+    #[schemars(length(min = 1))]
+    pub request_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Sms,
+    Email,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Otp,
+    Link,
+}
+
+/// `Callback Not Handled`: a callback of a type this version does not know was stored. Its
+/// payload stays in the table.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields, title = "Callback Not Handled")]
+pub struct CallbackNotHandled {
+    /// The request id plus `:unhandled`.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// The Identomat session, when the callback carried a valid one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = SESSION_ID))]
+    pub session_id: Option<String>,
+    /// The callback's `type`, as received (at most 64 characters: longer ones are refused).
+    #[schemars(length(min = 1, max = 64))]
+    pub r#type: String,
+    /// When the receiver got the callback (RFC 3339, UTC, milliseconds).
+    #[schemars(extend("format" = "date-time"))]
+    pub received_at: String,
+    /// The callback's request id.
+    #[schemars(length(min = 1))]
+    pub request_id: String,
 }
 
 /// A stream record's change.
@@ -53,7 +281,8 @@ pub struct Change<'a> {
     pub new: &'a Item,
 }
 
-/// The events of one change, in the order a consumer should see them.
+/// The events of one change, in the order a consumer should see them. A record missing an
+/// attribute its event needs (none the functions write) is no event.
 pub fn notifications(change: Change<'_>) -> Vec<Notification> {
     if !matches!(change.event_name, "INSERT" | "MODIFY") {
         return Vec::new();
@@ -70,7 +299,7 @@ pub fn notifications(change: Change<'_>) -> Vec<Notification> {
     } else if record.starts_with(DELIVERY_RECORD_PREFIX) {
         delivery(session, record, &old, &new).into_iter().collect()
     } else if record.starts_with("unhandled#") && change.event_name == "INSERT" {
-        vec![unhandled(session, &new)]
+        unhandled(session, &new).into_iter().collect()
     } else {
         Vec::new()
     }
@@ -82,14 +311,20 @@ fn status(session: &str, old: &Image, new: &Image) -> Option<Notification> {
     if previous == Some(result) {
         return None;
     }
-    let request_id = new.text("requestId").unwrap_or_default();
-    let mut detail = Detail::new(format!("{request_id}:{STATUS_RECORD}"), session);
-    detail.put("result", result.into());
-    if let Some(previous) = previous {
-        detail.put("previousResult", previous.into());
-    }
-    detail.copy(new, &["sessionType", "receivedAt", "requestId"]);
-    Some(detail.into(DetailType::SessionStatusChanged))
+    let request_id = new.text("requestId")?;
+    let detail = SessionStatusChanged {
+        id: format!("{request_id}:{STATUS_RECORD}"),
+        session_id: session.to_owned(),
+        result: result.to_owned(),
+        previous_result: previous.map(str::to_owned),
+        session_type: new.text("sessionType")?.to_owned(),
+        received_at: new.text("receivedAt")?.to_owned(),
+        request_id: request_id.to_owned(),
+    };
+    Some(Notification {
+        detail_type: DetailType::SessionStatusChanged,
+        detail: Detail::SessionStatusChanged(detail),
+    })
 }
 
 const VIDEO_STATUSES: [&str; 4] = [
@@ -101,67 +336,114 @@ const VIDEO_STATUSES: [&str; 4] = [
 
 fn video(session: &str, record: &str, old: &Image, new: &Image) -> Vec<Notification> {
     let mut events = Vec::new();
-    let request_id = new.text("requestId").unwrap_or_default();
-    if old.0.is_empty() || VIDEO_STATUSES.iter().any(|k| old.value(k) != new.value(k)) {
-        let mut detail = Detail::new(format!("{request_id}:{record}"), session);
-        detail.copy(new, &["roomId"]);
-        detail.copy(new, &VIDEO_STATUSES);
-        detail.copy(new, &["receivedAt", "requestId"]);
-        events.push(detail.into(DetailType::VideoCallStatusChanged));
+    let (Some(request_id), Some(room_id), Some(received_at)) = (
+        new.text("requestId"),
+        new.text("roomId"),
+        new.text("receivedAt"),
+    ) else {
+        return events;
+    };
+    if old.0.is_empty()
+        || VIDEO_STATUSES
+            .iter()
+            .any(|k| old.0.get(*k) != new.0.get(*k))
+    {
+        if let Some(room_status) = new.text("roomStatus") {
+            let detail = VideoCallStatusChanged {
+                id: format!("{request_id}:{record}"),
+                session_id: session.to_owned(),
+                room_id: room_id.to_owned(),
+                room_status: room_status.to_owned(),
+                composition_status: new.text_or_null("compositionStatus"),
+                video_file_status: new.text_or_null("videoFileStatus"),
+                video_file_id: new.text_or_null("videoFileId"),
+                received_at: received_at.to_owned(),
+                request_id: request_id.to_owned(),
+            };
+            events.push(Notification {
+                detail_type: DetailType::VideoCallStatusChanged,
+                detail: Detail::VideoCallStatusChanged(detail),
+            });
+        }
     }
     let available = |image: &Image| image.text("videoFileStatus") == Some("available");
     if available(new) && !available(old) {
-        let mut detail = Detail::new(format!("{request_id}:{record}:available"), session);
-        detail.copy(
-            new,
-            &[
-                "roomId",
-                "videoFileId",
-                "compositionStatus",
-                "receivedAt",
-                "requestId",
-            ],
-        );
-        events.push(detail.into(DetailType::VideoFileAvailable));
+        let detail = VideoFileAvailable {
+            id: format!("{request_id}:{record}:available"),
+            session_id: session.to_owned(),
+            room_id: room_id.to_owned(),
+            video_file_id: new.text_or_null("videoFileId"),
+            composition_status: new.text_or_null("compositionStatus"),
+            received_at: received_at.to_owned(),
+            request_id: request_id.to_owned(),
+        };
+        events.push(Notification {
+            detail_type: DetailType::VideoFileAvailable,
+            detail: Detail::VideoFileAvailable(detail),
+        });
     }
     events
 }
 
+/// A delivery that did not go out, or may not have: refused for its recipient (`failed`), too
+/// old to send (`expired`), held back by a rule (`suppressed`), or recorded `sent` without a
+/// send after two attempts that may have sent it (`unconfirmed`).
 fn delivery(session: &str, record: &str, old: &Image, new: &Image) -> Option<Notification> {
     let state = new.text("state")?;
-    let detail_type = match state {
-        "failed" => DetailType::MessageDeliveryFailed,
-        "suppressed" => DetailType::MessageSuppressed,
+    let reason = new.text("reason");
+    let detail_type = match (state, reason) {
+        ("failed" | "expired", _) | ("sent", Some("unconfirmed")) => {
+            DetailType::MessageDeliveryFailed
+        }
+        ("suppressed", _) => DetailType::MessageSuppressed,
         _ => return None,
     };
-    if old.text("state") == Some(state) {
+    if old.text("state") == Some(state) && old.text("reason") == reason {
         return None;
     }
-    let request_id = new.text("requestId").unwrap_or_default();
-    let mut detail = Detail::new(format!("{request_id}:{record}:{state}"), session);
-    // The recipient as the record holds it: masked by the function that wrote it.
-    detail.copy(
-        new,
-        &[
-            "channel",
-            "kind",
-            "recipient",
-            "reason",
-            "receivedAt",
-            "requestId",
-        ],
-    );
-    Some(detail.into(detail_type))
+    let request_id = new.text("requestId")?;
+    let detail = MessageDetail {
+        id: format!("{request_id}:{record}:{state}"),
+        session_id: session.to_owned(),
+        channel: match new.text("channel")? {
+            "sms" => Channel::Sms,
+            "email" => Channel::Email,
+            _ => return None,
+        },
+        kind: match new.text("kind")? {
+            "otp" => Kind::Otp,
+            "link" => Kind::Link,
+            _ => return None,
+        },
+        // The recipient as the record holds it: masked by the function that wrote it.
+        recipient: new.text("recipient")?.to_owned(),
+        reason: reason.unwrap_or(state).to_owned(),
+        received_at: new.text("receivedAt")?.to_owned(),
+        request_id: request_id.to_owned(),
+    };
+    Some(Notification {
+        detail_type,
+        detail: Detail::Message(detail),
+    })
 }
 
-fn unhandled(session: &str, new: &Image) -> Notification {
-    let request_id = new.text("requestId").unwrap_or_default();
-    let mut detail = Detail::new(format!("{request_id}:unhandled"), session);
-    detail.copy(new, &["type", "receivedAt", "requestId"]);
-    detail.into(DetailType::CallbackNotHandled)
+fn unhandled(session: &str, new: &Image) -> Option<Notification> {
+    let request_id = new.text("requestId")?;
+    let detail = CallbackNotHandled {
+        id: format!("{request_id}:unhandled"),
+        // A callback of an unknown type without a session is stored under a placeholder.
+        session_id: (session != UNKNOWN_SESSION).then(|| session.to_owned()),
+        r#type: new.text("type")?.to_owned(),
+        received_at: new.text("receivedAt")?.to_owned(),
+        request_id: request_id.to_owned(),
+    };
+    Some(Notification {
+        detail_type: DetailType::CallbackNotHandled,
+        detail: Detail::CallbackNotHandled(detail),
+    })
 }
 
-/// An image's attributes as the event's JSON values.
+/// An image's attributes as the event's values.
 struct Image<'a>(&'a Item);
 
 impl Image<'_> {
@@ -172,47 +454,116 @@ impl Image<'_> {
         }
     }
 
-    /// Strings and numbers as they are, NULL as null; absent (or another type) as `None`.
-    fn value(&self, name: &str) -> Option<Value> {
-        match self.0.get(name)? {
-            AttributeValue::S(s) => Some(Value::from(s.as_str())),
-            AttributeValue::N(n) => serde_json::from_str(n).ok(),
-            AttributeValue::Bool(b) => Some(Value::from(*b)),
-            AttributeValue::Null(_) => Some(Value::Null),
-            _ => None,
-        }
+    /// A string, or `None` where the record holds NULL (or nothing).
+    fn text_or_null(&self, name: &str) -> Option<String> {
+        self.text(name).map(str::to_owned)
     }
 }
 
-struct Detail(Map<String, Value>);
+/// Each detail-type's JSON Schema (2020-12), as `schemas/` holds it: the file name and the
+/// schema. `make schemas` writes them; a test holds the committed files to these.
+pub fn schemas() -> Vec<(String, Value)> {
+    use schemars::generate::SchemaSettings;
+    use strum::IntoEnumIterator;
 
-impl Detail {
-    fn new(id: String, session: &str) -> Self {
-        let mut fields = Map::new();
-        fields.insert("id".into(), id.into());
-        // A callback of an unknown type without a session is stored under a placeholder.
-        if session != UNKNOWN_SESSION {
-            fields.insert("sessionId".into(), session.into());
-        }
-        Self(fields)
-    }
+    DetailType::iter()
+        .map(|detail_type| {
+            let mut generator = SchemaSettings::draft2020_12().into_generator();
+            let mut schema = match detail_type {
+                DetailType::SessionStatusChanged => {
+                    generator.root_schema_for::<SessionStatusChanged>()
+                }
+                DetailType::VideoCallStatusChanged => {
+                    generator.root_schema_for::<VideoCallStatusChanged>()
+                }
+                DetailType::VideoFileAvailable => generator.root_schema_for::<VideoFileAvailable>(),
+                DetailType::MessageDeliveryFailed | DetailType::MessageSuppressed => {
+                    generator.root_schema_for::<MessageDetail>()
+                }
+                DetailType::CallbackNotHandled => generator.root_schema_for::<CallbackNotHandled>(),
+            }
+            .to_value();
+            let file = format!(
+                "{}.json",
+                detail_type.name().to_lowercase().replace(' ', "-")
+            );
+            if let Value::Object(fields) = &mut schema {
+                let mut ordered = serde_json::Map::new();
+                ordered.insert(
+                    "$schema".into(),
+                    "https://json-schema.org/draft/2020-12/schema".into(),
+                );
+                ordered.insert(
+                    "$id".into(),
+                    format!("https://github.com/identomat-callbacks/schemas/{file}").into(),
+                );
+                ordered.insert("title".into(), detail_type.name().into());
+                ordered.insert(
+                    "description".into(),
+                    format!(
+                        "{} The EventBridge event's `source` is `identomat.callbacks`, its \
+                         `detail-type` the title; this schema is its `detail`. Generated from \
+                         functions/notify/src/events.rs (make schemas).",
+                        describe(detail_type)
+                    )
+                    .into(),
+                );
+                for (key, value) in std::mem::take(fields) {
+                    if !ordered.contains_key(&key) {
+                        ordered.insert(key, value);
+                    }
+                }
+                *fields = ordered;
+            }
+            one_line_descriptions(&mut schema);
+            (file, schema)
+        })
+        .collect()
+}
 
-    fn put(&mut self, name: &str, value: Value) {
-        self.0.insert(name.to_owned(), value);
-    }
-
-    fn copy(&mut self, image: &Image, names: &[&str]) {
-        for name in names {
-            if let Some(value) = image.value(name) {
-                self.put(name, value);
+/// Doc comments keep their line breaks; a schema's reader wants the sentence.
+fn one_line_descriptions(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                match field {
+                    Value::String(text) if key == "description" => {
+                        *text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                    }
+                    other => one_line_descriptions(other),
+                }
             }
         }
+        Value::Array(items) => items.iter_mut().for_each(one_line_descriptions),
+        _ => {}
     }
+}
 
-    fn into(self, detail_type: DetailType) -> Notification {
-        Notification {
-            detail_type,
-            detail: Value::Object(self.0),
+/// When each detail-type is published, for its schema's description.
+fn describe(detail_type: DetailType) -> &'static str {
+    match detail_type {
+        DetailType::SessionStatusChanged => {
+            "A session's current result changed, its first one included (a stale callback that \
+             only joined the history is no event)."
+        }
+        DetailType::VideoCallStatusChanged => {
+            "A video room's status, composition, file status or file id changed."
+        }
+        DetailType::VideoFileAvailable => {
+            "A room's videoFileStatus became available: the recording can be fetched."
+        }
+        DetailType::MessageDeliveryFailed => {
+            "An SMS or e-mail did not go out, or may not have: SNS or SES refused it for its \
+             recipient, the OTP was too old to send (otp-too-old), or two attempts may have \
+             sent it and a third did not (unconfirmed). Never the message's text."
+        }
+        DetailType::MessageSuppressed => {
+            "The receiver's own rules held an SMS or e-mail back (limits, budget, country list). \
+             Never the message's text."
+        }
+        DetailType::CallbackNotHandled => {
+            "A callback of a type this version does not know was stored; its payload stays in \
+             the table."
         }
     }
 }
@@ -249,7 +600,12 @@ mod tests {
             new: &new,
         })
         .into_iter()
-        .map(|n| (n.detail_type.name(), n.detail))
+        .map(|n| {
+            (
+                n.detail_type.name(),
+                serde_json::to_value(&n.detail).unwrap(),
+            )
+        })
         .collect()
     }
 
@@ -332,13 +688,54 @@ mod tests {
         assert!(got[0].1.get("expiresAt").is_none());
         let got = events("MODIFY", delivery("pending"), delivery("failed"));
         assert_eq!(got[0].0, "Message Delivery Failed");
-        for state in ["pending", "sent", "expired"] {
+        for state in ["pending", "sent"] {
             assert!(
                 events("MODIFY", json!({}), delivery(state)).is_empty(),
                 "{state}"
             );
         }
         assert!(events("MODIFY", delivery("failed"), delivery("failed")).is_empty());
+    }
+
+    fn delivery_with(state: &str, reason: &str) -> Value {
+        let mut record = delivery(state);
+        record["reason"] = json!(reason);
+        record
+    }
+
+    #[test]
+    fn an_expired_otp_and_an_unconfirmed_send_are_failed_deliveries() {
+        let got = events("INSERT", json!({}), delivery_with("expired", "otp-too-old"));
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, "Message Delivery Failed");
+        assert_eq!(got[0].1["reason"], "otp-too-old");
+        assert_eq!(got[0].1["id"], "r4:delivery#abc:expired");
+        // Two attempts may have sent it; the third recorded it sent without sending.
+        let got = events(
+            "MODIFY",
+            delivery("pending"),
+            delivery_with("sent", "unconfirmed"),
+        );
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, "Message Delivery Failed");
+        assert_eq!(got[0].1["reason"], "unconfirmed");
+        // Sent, with a Cc left out: it went out, no event.
+        assert!(
+            events(
+                "MODIFY",
+                delivery("pending"),
+                delivery_with("sent", "cc-rate-limited")
+            )
+            .is_empty()
+        );
+        assert!(events("MODIFY", delivery("pending"), delivery_with("sent", "")).is_empty());
+    }
+
+    #[test]
+    fn a_record_missing_what_its_event_needs_is_no_event() {
+        let mut record = status("APPROVED", "r1");
+        record.as_object_mut().unwrap().remove("requestId");
+        assert!(events("INSERT", json!({}), record).is_empty());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! change out, in the stream's order.
 //!
 //! Lambda's event source mapping hands over a batch of one shard's records in order. The
-//! events are put in that order, 10 per call; at the first entry the bus did not take, the
+//! events are put in that order, in calls of at most 10 entries and 256 KB; at the first entry
+//! the bus did not take, the
 //! handler stops and names that entry's record as the batch's first failure
 //! (`ReportBatchItemFailures`), so Lambda retries from there and nothing of a session is put
 //! out of order. Entries after it that the bus did take are put again on the retry: delivery is
@@ -18,7 +19,7 @@ use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse
 use shared::config::{ConfigError, optional, required};
 use shared::metrics::TARGET;
 
-use crate::bus::{Bus, MAX_ENTRIES};
+use crate::bus::{Bus, calls};
 use crate::events::{Change, Notification, notifications};
 
 /// The events' `source` when `EVENT_SOURCE` is unset.
@@ -70,7 +71,8 @@ pub async fn handle(bus: &impl Bus, event: &dynamodb::Event) -> (DynamoDbEventRe
             sources.push(record);
         }
     }
-    for (first, chunk) in (0..).step_by(MAX_ENTRIES).zip(entries.chunks(MAX_ENTRIES)) {
+    for call in calls(bus.source(), &entries) {
+        let (first, chunk) = (call.start, &entries[call]);
         let failure = match bus.put(chunk).await {
             Err(e) => Some((0, e.to_string())),
             Ok(results) => results

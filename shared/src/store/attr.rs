@@ -8,7 +8,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::StoreError;
 use crate::timestamp::Timestamp;
 
-pub(crate) type Item = HashMap<String, AttributeValue>;
+/// An item of the sessions table, as the SDK reads and writes it.
+pub type Item = HashMap<String, AttributeValue>;
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())

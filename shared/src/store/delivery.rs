@@ -65,7 +65,8 @@ fn new_claim_id() -> String {
 }
 
 impl SessionsTable {
-    fn delivery_item(
+    /// A `delivery#<key>` item in `state`, as a claim or an unsent record writes it.
+    pub fn delivery_item(
         &self,
         delivery: &Delivery,
         envelope: &Envelope,

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod status;
 pub mod video;
 
+pub use attr::Item;
 pub use delivery::{Claim, ClaimOutcome};
 pub use status::{HISTORY_LIMIT, StatusOutcome};
 pub use video::VideoOutcome;
@@ -23,7 +24,7 @@ use crate::aws::Classified;
 use crate::callback::Unhandled;
 use crate::config::{ConfigError, required};
 use crate::timestamp::Timestamp;
-use attr::{Item, expires, s};
+use attr::{expires, s};
 
 /// Partition key for an unknown callback that carries no valid session id.
 pub const UNKNOWN_SESSION: &str = "unknown";
@@ -113,12 +114,23 @@ impl SessionsTable {
         request_id: &str,
         received_at: Timestamp,
     ) -> Result<(), StoreError> {
+        self.put_new(self.unhandled_item(callback, request_id, received_at)?)
+            .await
+    }
+
+    /// The item [`Self::put_unhandled`] writes.
+    pub fn unhandled_item(
+        &self,
+        callback: &Unhandled,
+        request_id: &str,
+        received_at: Timestamp,
+    ) -> Result<Item, StoreError> {
         let session = callback
             .session_id()
             .map_or(UNKNOWN_SESSION, |s| s.as_str());
         let payload =
             serde_json::to_string(callback).map_err(|e| StoreError::Refused(e.to_string()))?;
-        self.put_new(Item::from([
+        Ok(Item::from([
             ("sessionId".to_owned(), s(session)),
             (
                 "record".to_owned(),
@@ -130,7 +142,6 @@ impl SessionsTable {
             ("payload".to_owned(), s(payload)),
             ("expiresAt".to_owned(), self.expires_at()),
         ]))
-        .await
     }
 
     /// `expiresAt` for a record written now.

@@ -132,7 +132,8 @@ pub fn merge(
 }
 
 impl StatusRecord {
-    fn to_item(&self, session_id: &str) -> Item {
+    /// The `status` item of `session_id` holding this record (without `expiresAt`).
+    pub fn to_item(&self, session_id: &str) -> Item {
         let history = self
             .history
             .iter()

@@ -24,7 +24,8 @@ impl VideoOutcome {
     }
 }
 
-fn item(update: &VideoCallStatus, request_id: &str, received_at: Timestamp) -> Item {
+/// The `video#<roomId>` item an update writes (without `expiresAt`).
+pub fn item(update: &VideoCallStatus, request_id: &str, received_at: Timestamp) -> Item {
     Item::from([
         ("sessionId".to_owned(), s(update.session_id.as_str())),
         (
