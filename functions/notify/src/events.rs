@@ -343,28 +343,26 @@ fn video(session: &str, record: &str, old: &Image, new: &Image) -> Vec<Notificat
     ) else {
         return events;
     };
-    if old.0.is_empty()
+    let changed = old.0.is_empty()
         || VIDEO_STATUSES
             .iter()
-            .any(|k| old.0.get(*k) != new.0.get(*k))
-    {
-        if let Some(room_status) = new.text("roomStatus") {
-            let detail = VideoCallStatusChanged {
-                id: format!("{request_id}:{record}"),
-                session_id: session.to_owned(),
-                room_id: room_id.to_owned(),
-                room_status: room_status.to_owned(),
-                composition_status: new.text_or_null("compositionStatus"),
-                video_file_status: new.text_or_null("videoFileStatus"),
-                video_file_id: new.text_or_null("videoFileId"),
-                received_at: received_at.to_owned(),
-                request_id: request_id.to_owned(),
-            };
-            events.push(Notification {
-                detail_type: DetailType::VideoCallStatusChanged,
-                detail: Detail::VideoCallStatusChanged(detail),
-            });
-        }
+            .any(|k| old.0.get(*k) != new.0.get(*k));
+    if changed && let Some(room_status) = new.text("roomStatus") {
+        let detail = VideoCallStatusChanged {
+            id: format!("{request_id}:{record}"),
+            session_id: session.to_owned(),
+            room_id: room_id.to_owned(),
+            room_status: room_status.to_owned(),
+            composition_status: new.text_or_null("compositionStatus"),
+            video_file_status: new.text_or_null("videoFileStatus"),
+            video_file_id: new.text_or_null("videoFileId"),
+            received_at: received_at.to_owned(),
+            request_id: request_id.to_owned(),
+        };
+        events.push(Notification {
+            detail_type: DetailType::VideoCallStatusChanged,
+            detail: Detail::VideoCallStatusChanged(detail),
+        });
     }
     let available = |image: &Image| image.text("videoFileStatus") == Some("available");
     if available(new) && !available(old) {

@@ -57,13 +57,13 @@ impl SmsConfig {
             .transpose()
             .map_err(|_| ConfigError::new("SMS_ORIGINATION_NUMBER", "must be E.164"))?;
         let max_price_usd = optional("SMS_MAX_PRICE_USD");
-        if let Some(price) = &max_price_usd {
-            if !price.parse::<f64>().is_ok_and(|p| p > 0.0 && p.is_finite()) {
-                return Err(ConfigError::new(
-                    "SMS_MAX_PRICE_USD",
-                    "must be a positive amount",
-                ));
-            }
+        if let Some(price) = &max_price_usd
+            && !price.parse::<f64>().is_ok_and(|p| p > 0.0 && p.is_finite())
+        {
+            return Err(ConfigError::new(
+                "SMS_MAX_PRICE_USD",
+                "must be a positive amount",
+            ));
         }
         Ok(Self {
             sender_id,
