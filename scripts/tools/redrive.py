@@ -8,14 +8,16 @@ delivery records make an SMS or e-mail that was already sent a no-op, and status
 the newest state whatever the order.
 
 A batch of the table's stream that notify failed every retry is in the queue as its position
-only (`DDBStreamBatchInfo`: stream, shard, first and last sequence number). Its records are read
-again from the stream (which keeps them 24 hours) and handed to notify synchronously, as the
-event source mapping does; the message is deleted once notify took the whole batch. Events put
-twice keep their `detail.id`.
+only (`DDBStreamBatchInfo`: stream, shard, first and last sequence number, size). Its records
+are read again from the stream (which keeps them 24 hours), those the mapping's filter lets
+through kept (what lay between them never reached notify), checked against the batch's size
+and sequence numbers, and handed to notify synchronously, as the event source mapping does; the
+message is deleted once notify took the whole batch. Events put twice keep their `detail.id`.
 
   .venv/bin/python scripts/tools/redrive.py --queue-url URL [--max N] [--dry-run]
 
-Credentials and region come from the usual AWS environment (AWS_PROFILE, AWS_REGION, ...).
+Credentials and region come from the usual AWS environment (AWS_PROFILE, AWS_REGION, ...):
+the stack's DeadLetterRedriveRoleArn is the role that may read the queue (docs/operations.md).
 """
 import argparse
 import json
@@ -24,11 +26,26 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "local"))  # the local stand-ins
 
-from stream_mapping import lambda_record  # noqa: E402
+from stream_mapping import lambda_record, passes  # noqa: E402
 
 
-def stream_batch(streams, info: dict) -> list[dict]:
-    """The records of a failed stream batch, as the event source mapping handed them over."""
+def mapping_filters(lambda_client, function: str, stream_arn: str) -> list[dict]:
+    """The FilterCriteria patterns of `function`'s mapping on `stream_arn`: the batch notify was
+    handed held only the records that passed them."""
+    pages = lambda_client.get_paginator("list_event_source_mappings").paginate(
+        FunctionName=function, EventSourceArn=stream_arn)
+    for page in pages:
+        for mapping in page.get("EventSourceMappings", []):
+            return [json.loads(f["Pattern"]) for f in
+                    (mapping.get("FilterCriteria") or {}).get("Filters", [])]
+    return []
+
+
+def stream_batch(streams, info: dict, filters: list[dict]) -> list[dict]:
+    """The records of a failed stream batch, as the event source mapping handed them over: the
+    shard's records from the first sequence number to the last that pass the mapping's
+    filter (the others between them, rate-limit windows and pending deliveries, never
+    reached notify)."""
     first, last = int(info["startSequenceNumber"]), int(info["endSequenceNumber"])
     iterator = streams.get_shard_iterator(
         StreamArn=info["streamArn"], ShardId=info["shardId"],
@@ -44,17 +61,24 @@ def stream_batch(streams, info: dict) -> list[dict]:
             sequence = int(record["dynamodb"]["SequenceNumber"])
             if sequence > last:
                 return batch
-            if sequence >= first:
-                batch.append(lambda_record(record, info["streamArn"]))
+            handed = lambda_record(record, info["streamArn"])
+            if sequence >= first and passes(filters, handed):
+                batch.append(handed)
         iterator = page.get("NextShardIterator")
     return batch
 
 
 def replay_stream_batch(streams, lambda_client, function: str, info: dict) -> str | None:
     """Hands a failed stream batch to `function` again; None when it took all of it, else why."""
-    batch = stream_batch(streams, info)
-    if len(batch) != int(info.get("batchSize", len(batch))) or not batch:
-        return f"the stream holds {len(batch)} of the batch's {info.get('batchSize')} records"
+    batch = stream_batch(streams, info, mapping_filters(lambda_client, function, info["streamArn"]))
+    sequences = [r["dynamodb"]["SequenceNumber"] for r in batch]
+    expected = int(info.get("batchSize", len(batch)))
+    if not batch or len(batch) != expected or \
+            (sequences[0], sequences[-1]) != (info["startSequenceNumber"], info["endSequenceNumber"]):
+        return (f"the stream holds {len(batch)} of the batch's {expected} records "
+                f"({sequences[:1]}..{sequences[-1:]}, the batch "
+                f"{info['startSequenceNumber']}..{info['endSequenceNumber']}): past the stream's "
+                "24 hours, or the mapping's filter changed since")
     response = lambda_client.invoke(
         FunctionName=function, InvocationType="RequestResponse",
         Payload=json.dumps({"Records": batch}).encode(),

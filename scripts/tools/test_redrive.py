@@ -14,7 +14,10 @@ from botocore.stub import Stubber  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "local"))
+import template  # noqa: E402
 from redrive import redrive  # noqa: E402
+from stream_mapping import lambda_record, passes  # noqa: E402
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:stack-SmsFunction-abc:$LATEST"
 
@@ -75,51 +78,116 @@ class RedriveTest(unittest.TestCase):
         self.assertEqual(self.remaining(), 1)
 
 
-    def test_a_failed_stream_batch_is_read_again_from_the_stream_and_handed_to_notify(self):
+    def stream_of_a_real_table(self):
+        """A table as the template makes it, written as the functions write it: each status
+        change among the rate-limit windows and delivery claims the same requests touch."""
         dynamodb = boto3.client("dynamodb")
-        table = dynamodb.create_table(
-            TableName="sessions", BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "sessionId", "AttributeType": "S"},
-                                  {"AttributeName": "record", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "sessionId", "KeyType": "HASH"},
-                       {"AttributeName": "record", "KeyType": "RANGE"}],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )["TableDescription"]
-        for result in ("PENDING", "MANUAL_CHECK", "APPROVED", "REJECTED"):
+        template.create_sessions_table(dynamodb, "sessions")
+        arn = dynamodb.describe_table(TableName="sessions")["Table"]["LatestStreamArn"]
+
+        def status(result):
             dynamodb.put_item(TableName="sessions", Item={
-                "sessionId": {"S": "abc"}, "record": {"S": "status"}, "result": {"S": result}})
+                "sessionId": {"S": "abc"}, "record": {"S": "status"}, "result": {"S": result},
+                "requestId": {"S": f"req-{result}"}})
+
+        def window(minute):
+            dynamodb.update_item(
+                TableName="sessions", Key={"sessionId": {"S": "ratelimit#sms-budget"},
+                                           "record": {"S": "window"}},
+                UpdateExpression="ADD #m :one", ExpressionAttributeNames={"#m": f"m{minute}"},
+                ExpressionAttributeValues={":one": {"N": "1"}})
+
+        def delivery(key, state):
+            dynamodb.put_item(TableName="sessions", Item={
+                "sessionId": {"S": "abc"}, "record": {"S": f"delivery#{key}"},
+                "state": {"S": state}, "channel": {"S": "sms"}, "kind": {"S": "otp"}})
+
+        status("PENDING")
+        window(1), delivery("a", "pending"), delivery("a", "sent")
+        status("MANUAL_CHECK")                      # the failed batch's first record
+        window(2), delivery("b", "pending"), window(2), delivery("b", "sent")
+        status("APPROVED")
+        delivery("c", "pending"), window(3)
+        delivery("c", "suppressed")                 # the failed batch's last record
+        window(4), delivery("d", "pending")
+        status("REJECTED")
         streams = boto3.client("dynamodbstreams")
-        arn = table["LatestStreamArn"]
         shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
         iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
                                               ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        sequences = [r["dynamodb"]["SequenceNumber"]
-                     for r in streams.get_records(ShardIterator=iterator)["Records"]]
+        records = streams.get_records(ShardIterator=iterator)["Records"]
+        return streams, arn, shard, records
+
+    def failed_batch(self, arn, shard, first, last, size):
         notify = "arn:aws:lambda:us-east-1:123456789012:function:stack-NotifyFunction-abc"
-        # The 2nd and 3rd changes failed every retry.
         self.sqs.send_message(QueueUrl=self.queue, MessageBody=json.dumps({
             "requestContext": {"functionArn": notify, "condition": "RetryAttemptsExhausted"},
-            "DDBStreamBatchInfo": {"shardId": shard, "streamArn": arn, "batchSize": 2,
-                                   "startSequenceNumber": sequences[1],
-                                   "endSequenceNumber": sequences[2]}}))
+            "DDBStreamBatchInfo": {"shardId": shard, "streamArn": arn, "batchSize": size,
+                                   "startSequenceNumber": first, "endSequenceNumber": last}}))
+        return notify
+
+    def test_a_failed_stream_batch_is_read_again_through_the_mappings_filter(self):
+        streams, arn, shard, records = self.stream_of_a_real_table()
+        self.assertGreater(len(records), 15)
+        filters = [json.loads(f["Pattern"]) for f in FILTERS]
+        handed = [r for r in records if passes(filters, lambda_record(r, arn))]
+        # What the mapping handed notify: statuses and the suppressed delivery, nothing between.
+        self.assertEqual(len(handed), 5)
+        first, last = handed[1]["dynamodb"]["SequenceNumber"], handed[3]["dynamodb"]["SequenceNumber"]
+        notify = self.failed_batch(arn, shard, first, last, size=3)
         sent = []
-
-        class Lambda:
-            def invoke(self, FunctionName, InvocationType, Payload):
-                sent.append((FunctionName, InvocationType, json.loads(Payload)))
-                import io
-                return {"StatusCode": 200, "Payload": io.BytesIO(b'{"batchItemFailures": []}')}
-
-        counts = redrive(self.sqs, Lambda(), self.queue, 100, dry_run=False, streams=streams)
+        counts = redrive(self.sqs, FakeLambda(sent), self.queue, 100, dry_run=False,
+                         streams=streams)
         self.assertEqual(counts, {"redriven": 1, "skipped": 0, "failed": 0})
         self.assertEqual(len(sent), 1)
         function, kind, payload = sent[0]
         self.assertEqual((function, kind), (notify, "RequestResponse"))
-        results = [r["dynamodb"]["NewImage"]["result"]["S"] for r in payload["Records"]]
-        self.assertEqual(results, ["MANUAL_CHECK", "APPROVED"])
+        got = [(r["dynamodb"]["Keys"]["record"]["S"], r["dynamodb"]["SequenceNumber"])
+               for r in payload["Records"]]
+        self.assertEqual(got, [("status", first), ("status", handed[2]["dynamodb"]["SequenceNumber"]),
+                               ("delivery#c", last)])
         self.assertEqual(payload["Records"][0]["eventSourceARN"], arn)
         self.assertEqual(self.remaining(), 0)
 
+    def test_a_batch_the_stream_no_longer_matches_stays_in_the_queue(self):
+        streams, arn, shard, records = self.stream_of_a_real_table()
+        filters = [json.loads(f["Pattern"]) for f in FILTERS]
+        handed = [r for r in records if passes(filters, lambda_record(r, arn))]
+        first, last = handed[1]["dynamodb"]["SequenceNumber"], handed[3]["dynamodb"]["SequenceNumber"]
+        # A size the records between the ends do not make (the filter changed, say).
+        self.failed_batch(arn, shard, first, last, size=4)
+        sent = []
+        counts = redrive(self.sqs, FakeLambda(sent), self.queue, 100, dry_run=False,
+                         streams=streams)
+        self.assertEqual(counts, {"redriven": 0, "skipped": 0, "failed": 1})
+        self.assertEqual(sent, [])
+        self.assertEqual(self.remaining(), 1)
+
+
+# The stream mapping's filter, as the template declares it and Lambda holds it.
+FILTERS = template.load()["Resources"]["NotifyFunction"]["Properties"]["Events"]["TableChanges"][
+    "Properties"]["FilterCriteria"]["Filters"]
+
+
+class FakeLambda:
+    """Lambda's Invoke (moto runs functions only in Docker) and the mapping the stack holds."""
+
+    def __init__(self, sent):
+        self.sent = sent
+
+    def invoke(self, FunctionName, InvocationType, Payload):
+        import io
+        self.sent.append((FunctionName, InvocationType, json.loads(Payload)))
+        return {"StatusCode": 200, "Payload": io.BytesIO(b'{"batchItemFailures": []}')}
+
+    def get_paginator(self, operation):
+        assert operation == "list_event_source_mappings"
+
+        class Pages:
+            def paginate(self, FunctionName, EventSourceArn):
+                return [{"EventSourceMappings": [{"FilterCriteria": {"Filters": FILTERS}}]}]
+
+        return Pages()
 
 if __name__ == "__main__":
     unittest.main()
