@@ -1,6 +1,7 @@
 # The project's commands. `make test` is what CI runs.
 SHELL := /bin/bash
 VENV := .venv
+CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 export MOTO_PYTHON := $(abspath $(PY))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
@@ -8,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build targets arm64 by default; where the aarch64 Rust target is missing, build x86_64.
 ARCH ?= $(if $(shell rustup target list --installed 2>/dev/null | grep -x aarch64-unknown-linux-gnu),arm64,x86_64)
 
-.PHONY: demo local load fuzz test test-scale lint schemas template sam-build deploy-local events redrive bench venv clean
+.PHONY: demo local load fuzz test test-scale lint schemas glibc-check template sam-build deploy-local events redrive bench venv clean
 
 ## Installs the pinned Python tools (moto) into .venv, once per change of requirements-dev.txt.
 venv: $(VENV)/.installed
@@ -68,16 +69,38 @@ lint: venv template
 	cargo clippy --workspace --all-targets -- -D warnings
 	@$(PY) scripts/checks/check_docs.py
 
-## The SAM template and the README's subscription example: cfn-lint, sam validate --lint, and
-## one function per function crate.
-template: venv
+## The SAM template and the README's subscription example: cfn-lint, sam validate --lint, the
+## template against the crates and AWS's own rules (scripts/checks/check_template.py), and
+## checkov, the scanner a security review runs: every check passes or is skipped in the
+## template with its reason.
+template: venv $(CHECKOV_VENV)/.installed
 	cfn-lint template.yaml examples/subscribe.yaml
 	sam validate --lint
 	@$(PY) scripts/checks/check_template.py
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework cloudformation --skip-download -f template.yaml
+
+## checkov in a virtual environment of its own: its dependencies conflict with the SAM CLI's.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@echo "==> installing checkov into $(CHECKOV_VENV)"
+	@test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
 
 ## What `sam deploy` would upload, for the architecture the machine can build.
 sam-build: venv
 	sam build --parameter-overrides Architecture=$(ARCH)
+
+## Every architecture whose Rust target is installed: sam build for each into its own folder,
+## then the glibc symbol versions each bootstrap needs, which must be at most Amazon Linux
+## 2023's 2.34 (provided.al2023) or the function fails at its first start in AWS.
+ARCHES := $(strip $(if $(shell rustup target list --installed 2>/dev/null | grep -x x86_64-unknown-linux-gnu),x86_64) $(if $(shell rustup target list --installed 2>/dev/null | grep -x aarch64-unknown-linux-gnu),arm64))
+glibc-check: venv
+	@for arch in $(ARCHES); do \
+		echo "==> sam build for $$arch"; \
+		sam build --build-dir .aws-sam/build-$$arch --parameter-overrides Architecture=$$arch \
+			> target/sam-build-$$arch.log 2>&1 || { tail -20 target/sam-build-$$arch.log; exit 1; }; \
+		$(PY) scripts/checks/check_glibc.py .aws-sam/build-$$arch || exit 1; \
+	done
 
 ## sam build, the literal sam deploy into moto (samconfig.toml's `local` environment), the
 ## deployed bootstraps run with the stack's environment, the reference callbacks replayed; then a
@@ -105,4 +128,4 @@ bench: venv
 	@python3 scripts/bench/bench_table.py target/criterion
 
 clean:
-	rm -rf $(VENV) target
+	rm -rf $(VENV) $(CHECKOV_VENV) target

@@ -3,7 +3,12 @@
 binary with cargo lambda, and no function in the template lacks a crate. Every family (each
 function but the ingress) is retried the same number of times and then dead-lettered to the
 DeadLetterQueue, which tests/e2e/tests/faults.rs relies on; a function fed by the table's stream
-dead-letters its failed batches there too."""
+dead-letters its failed batches there too. The stack reports the workspace's version.
+
+And what AWS decides but moto lets pass: every alarm can reach its topic (a customer managed
+key and a topic policy that admit CloudWatch), every metric an alarm watches or the dashboard
+shows is one the code or AWS emits, every writer of the dead-letter queue may use its key, and
+no delivery claim is shorter than its function's timeout."""
 import pathlib
 import re
 import sys
@@ -87,6 +92,240 @@ def version_problems(template: dict) -> list[str]:
     return problems
 
 
+# ---------------------------------------------------------------- AWS's rules moto does not check
+
+OUR_NAMESPACE = {"Fn::Sub": "IdentomatCallbacks/${AWS::StackName}"}
+# The dimensions AWS's own metrics are published with, by namespace (SQS, Lambda and HTTP API
+# metric pages of the CloudWatch docs), and the metrics this template may use of each.
+AWS_METRICS = {
+    "AWS/SQS": ({"QueueName"}, {"ApproximateNumberOfMessagesVisible", "NumberOfMessagesSent",
+                                "ApproximateAgeOfOldestMessage"}),
+    "AWS/Lambda": ({"FunctionName"}, {"Errors", "Throttles", "Duration", "IteratorAge",
+                                      "Invocations", "ConcurrentExecutions"}),
+    "AWS/ApiGateway": ({"ApiId", "Stage"}, {"4xx", "5xx", "Count", "Latency",
+                                            "IntegrationLatency"}),
+}
+
+
+def catalogue() -> dict:
+    import json
+
+    return json.loads((ROOT / "shared" / "metrics.json").read_text())["functions"]
+
+
+def resources_of(template: dict, kind: str) -> dict:
+    return {k: v for k, v in template["Resources"].items() if v.get("Type") == kind}
+
+
+def referenced(value) -> str | None:
+    """The logical id a Ref or GetAtt names."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return target[0] if isinstance(target, list) else target.split(".")[0]
+    return None
+
+
+def listed(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(document: dict) -> list[dict]:
+    return listed(document.get("Statement", []))
+
+
+def allows(statement: dict, principal_service: str | None, actions: set[str]) -> bool:
+    """An Allow statement for `principal_service` (any principal when None) that grants every
+    one of `actions` (a trailing * in the statement's action counts)."""
+    if statement.get("Effect") != "Allow":
+        return False
+    if principal_service is not None:
+        services = listed(statement.get("Principal", {}).get("Service", []))
+        if principal_service not in services:
+            return False
+    granted = listed(statement.get("Action", []))
+
+    def covered(action: str) -> bool:
+        return any(g == action or g == "*" or (g.endswith("*") and action.startswith(g[:-1]))
+                   for g in granted)
+
+    return all(covered(a) for a in actions)
+
+
+def this_account_only(statement: dict) -> bool:
+    conditions = statement.get("Condition", {})
+    return any("aws:SourceAccount" in block for block in conditions.values())
+
+
+def alarm_topic_problems(template: dict) -> list[str]:
+    """Every alarm action is a topic of this stack that CloudWatch can publish to: encrypted
+    with a customer managed key whose policy lets cloudwatch.amazonaws.com use it, and a topic
+    policy that lets it publish, both for this account only. The AWS managed key alias/aws/sns
+    cannot: its policy admits no service, and cannot be edited."""
+    problems = []
+    topics = resources_of(template, "AWS::SNS::Topic")
+    keys = resources_of(template, "AWS::KMS::Key")
+    topic_policies = resources_of(template, "AWS::SNS::TopicPolicy").values()
+    for name, alarm in resources_of(template, "AWS::CloudWatch::Alarm").items():
+        props = alarm["Properties"]
+        actions = [*props.get("AlarmActions", []), *props.get("OKActions", []),
+                   *props.get("InsufficientDataActions", [])]
+        if not actions:
+            problems.append(f"{name} notifies no one")
+        for action in actions:
+            topic = referenced(action)
+            if topic not in topics:
+                problems.append(f"{name}: its action {action} is no topic of this stack")
+                continue
+            key = topics[topic].get("Properties", {}).get("KmsMasterKeyId")
+            if isinstance(key, str) and key.startswith("alias/aws/"):
+                problems.append(f"{name}: {topic} is encrypted with the AWS managed key {key}, "
+                                "which CloudWatch alarms cannot use")
+            elif key is not None:
+                key_id = referenced(key)
+                policy = keys.get(key_id, {}).get("Properties", {}).get("KeyPolicy", {})
+                if not any(allows(s, "cloudwatch.amazonaws.com",
+                                  {"kms:Decrypt", "kms:GenerateDataKey"})
+                           and this_account_only(s) for s in statements(policy)):
+                    problems.append(f"{name}: the key of {topic} ({key_id}) does not let "
+                                    "cloudwatch.amazonaws.com of this account use it")
+            admitted = any(
+                {"Ref": topic} in listed(p["Properties"].get("Topics", []))
+                and any(allows(s, "cloudwatch.amazonaws.com", {"sns:Publish"})
+                        and this_account_only(s)
+                        for s in statements(p["Properties"].get("PolicyDocument", {})))
+                for p in topic_policies)
+            if not admitted:
+                problems.append(f"{name}: no policy of {topic} lets cloudwatch.amazonaws.com of "
+                                "this account publish")
+    return sorted(set(problems))
+
+
+def metric_problem(where: str, namespace, metric: str, dimensions: dict, known: dict) -> list[str]:
+    """A metric an alarm watches or the dashboard shows, against what the code emits (ours)
+    or what AWS publishes (theirs)."""
+    if namespace == OUR_NAMESPACE or namespace == "IdentomatCallbacks/${AWS::StackName}":
+        function, reason = dimensions.get("function"), dimensions.get("reason")
+        if set(dimensions) not in ({"function"}, {"function", "reason"}):
+            return [f"{where}: {metric} by {sorted(dimensions)}: the code counts by function, "
+                    "and by function and reason"]
+        emitted = known.get(function, {})
+        if metric not in emitted:
+            return [f"{where}: the {function} function emits no {metric} (shared/metrics.json)"]
+        if reason is not None and reason not in emitted[metric] and "*" not in emitted[metric]:
+            return [f"{where}: {function}'s {metric} has no reason {reason}"]
+        return []
+    if namespace not in AWS_METRICS:
+        return [f"{where}: {metric} in namespace {namespace}, which nothing here publishes"]
+    names, metrics = AWS_METRICS[namespace]
+    if metric not in metrics or set(dimensions) != names:
+        return [f"{where}: {namespace} publishes no {metric} by {sorted(dimensions)}"]
+    return []
+
+
+def alarm_metrics(alarm: dict) -> list[tuple]:
+    props = alarm["Properties"]
+    found = []
+    if "MetricName" in props:
+        found.append((props.get("Namespace"), props["MetricName"],
+                      {d["Name"]: d["Value"] for d in props.get("Dimensions", [])}))
+    for query in props.get("Metrics", []):
+        metric = query.get("MetricStat", {}).get("Metric")
+        if metric:
+            found.append((metric.get("Namespace"), metric["MetricName"],
+                          {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}))
+    return found
+
+
+def dashboard_metrics(template: dict) -> list[tuple]:
+    """Every metric row of every dashboard's widgets: (namespace, name, dimensions)."""
+    import json
+
+    found = []
+    for name, dashboard in resources_of(template, "AWS::CloudWatch::Dashboard").items():
+        body = dashboard["Properties"]["DashboardBody"]
+        text = body["Fn::Sub"] if isinstance(body, dict) else body
+        text = text[0] if isinstance(text, list) else text
+        # Numbers substituted in unquoted; everything else is inside strings.
+        text = re.sub(r"(?<![\"\w/])\$\{[^}]+\}", "0", text)
+        for widget in json.loads(text)["widgets"]:
+            for row in widget.get("properties", {}).get("metrics", []):
+                values = [v for v in row if not isinstance(v, dict)]
+                namespace, metric, pairs = values[0], values[1], values[2:]
+                found.append((name, namespace, metric, dict(zip(pairs[::2], pairs[1::2]))))
+    return found
+
+
+def metric_problems(template: dict) -> list[str]:
+    known = catalogue()
+    problems = []
+    for name, alarm in resources_of(template, "AWS::CloudWatch::Alarm").items():
+        for namespace, metric, dimensions in alarm_metrics(alarm):
+            problems += metric_problem(name, namespace, metric, dimensions, known)
+    shown = dashboard_metrics(template)
+    if not shown:
+        problems.append("no dashboard shows any metric")
+    for name, namespace, metric, dimensions in shown:
+        problems += metric_problem(name, namespace, metric, dimensions, known)
+    # The reasons a message is held back: each one on the dashboard.
+    for function in ("sms", "email"):
+        for reason in known[function].get("Suppressed", []):
+            if not any(m == "Suppressed" and d == {"function": function, "reason": reason}
+                       for _, _, m, d in shown):
+                problems.append(f"the dashboard does not show {function}'s Suppressed {reason}")
+    return problems
+
+
+def dead_letter_writer_problems(template: dict) -> list[str]:
+    """The dead-letter queue is under a customer managed key, and every function whose failures
+    Lambda writes there may use that key: Lambda writes with the function's own role, and
+    without kms:GenerateDataKey and kms:Decrypt the failure record is lost."""
+    problems = []
+    queues = resources_of(template, "AWS::SQS::Queue")
+    for name, function in resources_of(template, "AWS::Serverless::Function").items():
+        props = function["Properties"]
+        destinations = [props.get("EventInvokeConfig", {}).get("DestinationConfig", {})]
+        destinations += [e["Properties"].get("DestinationConfig", {})
+                         for e in props.get("Events", {}).values()]
+        for destination in destinations:
+            queue = referenced(destination.get("OnFailure", {}).get("Destination"))
+            if queue not in queues:
+                continue
+            key = queues[queue]["Properties"].get("KmsMasterKeyId")
+            key_id = referenced(key)
+            if key_id is None:
+                problems.append(f"{queue} is not under a customer managed key")
+                continue
+            granted = any(
+                allows(s, None, {"kms:GenerateDataKey", "kms:Decrypt"})
+                and referenced(s.get("Resource")) == key_id
+                for policy in props.get("Policies", []) if isinstance(policy, dict)
+                for s in statements(policy))
+            if not granted:
+                problems.append(f"{name} writes its failures to {queue} but its role may not "
+                                f"use {key_id} (kms:GenerateDataKey and kms:Decrypt)")
+    return sorted(set(problems))
+
+
+def lease_problems(template: dict) -> list[str]:
+    """A delivery's claim outlasts the function's timeout, or a second attempt could take over
+    a claim whose first is still sending."""
+    problems = []
+    for name, function in resources_of(template, "AWS::Serverless::Function").items():
+        props = function["Properties"]
+        lease = props.get("Environment", {}).get("Variables", {}).get("CLAIM_LEASE_SECONDS")
+        if lease is not None and int(lease) < int(props.get("Timeout", 3)):
+            problems.append(f"{name}: CLAIM_LEASE_SECONDS {lease} is shorter than its Timeout")
+    return problems
+
+
+def aws_rule_problems(template: dict) -> list[str]:
+    return (alarm_topic_problems(template) + metric_problems(template)
+            + dead_letter_writer_problems(template) + lease_problems(template))
+
+
 def main() -> int:
     template = load_template()
     in_workspace, in_template = crates(), template_functions(template)
@@ -96,7 +335,8 @@ def main() -> int:
         print(f"functions/{name} has no function in template.yaml")
     for name in orphans:
         print(f"{in_template[name]} in template.yaml builds '{name}', which is no function crate")
-    problems = dead_letter_problems(template) + version_problems(template)
+    problems = (dead_letter_problems(template) + version_problems(template)
+                + aws_rule_problems(template))
     for problem in problems:
         print(problem)
     if missing or orphans or problems:

@@ -219,6 +219,47 @@ def granted(statements: list[dict]) -> list[tuple[str, str]]:
     return pairs
 
 
+def alarm_problems(stack, source: dict) -> list[tuple[str, bool, str]]:
+    """Every alarm of the template exists and notifies the stack's topic, the topic and the
+    dead-letter queue are under the stack's key, and the dashboard is there. What moto cannot
+    tell (whether CloudWatch may use the key and publish) check_template.py checks on paper."""
+    results = []
+    cloudwatch = stack.client("cloudwatch")
+    topic = stack.resources["AlarmTopic"]
+    declared = sorted(name for name, r in source["Resources"].items()
+                      if r["Type"] == "AWS::CloudWatch::Alarm")
+    held = {a["AlarmName"]: a for page in cloudwatch.get_paginator("describe_alarms").paginate()
+            for a in page["MetricAlarms"]}
+    for logical in declared:
+        alarm = held.get(stack.resources.get(logical, ""))
+        actions = alarm.get("AlarmActions") if alarm else None
+        results.append((f"{logical}: notifies the alarm topic", actions == [topic],
+                        f"actions {actions}"))
+        namespaces = {alarm.get("Namespace")} if alarm and alarm.get("Namespace") else {
+            q["MetricStat"]["Metric"].get("Namespace")
+            for q in (alarm or {}).get("Metrics", []) if q.get("MetricStat")}
+        ours = {n for n in namespaces if n and not n.startswith("AWS/")}
+        results.append((f"{logical}: watches a namespace that exists",
+                        ours <= {f"IdentomatCallbacks/{stack.stack}"}, f"{namespaces}"))
+    key = stack.resources["DataKey"]
+    attributes = stack.client("sns").get_topic_attributes(TopicArn=topic)["Attributes"]
+    results.append(("the alarm topic is under the stack's key",
+                    attributes.get("KmsMasterKeyId") == key, attributes.get("KmsMasterKeyId", "")))
+    results.append(("the alarm topic's policy lets CloudWatch publish",
+                    "cloudwatch.amazonaws.com" in attributes.get("Policy", ""), ""))
+    queue = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.outputs["DeadLetterQueueUrl"], AttributeNames=["All"])["Attributes"]
+    results.append(("the dead-letter queue is under the stack's key",
+                    queue.get("KmsMasterKeyId") == key, queue.get("KmsMasterKeyId", "")))
+    results.append(("the dead-letter queue's policy admits TLS only",
+                    "aws:SecureTransport" in queue.get("Policy", ""), ""))
+    dashboard = cloudwatch.get_dashboard(DashboardName=stack.resources["Dashboard"])
+    widgets = json.loads(dashboard["DashboardBody"])["widgets"]
+    results.append((f"the dashboard {dashboard['DashboardName']}: {len(widgets)} widgets",
+                    len(widgets) > 10, ""))
+    return results
+
+
 def run_tool(arguments: list[str], env: dict) -> subprocess.CompletedProcess:
     """One of scripts/tools/ as an operator runs it, against the stack in moto."""
     return subprocess.run([str(VENV_BIN / "python"), str(ROOT / "scripts" / "tools" / arguments[0]),
@@ -314,6 +355,10 @@ def main() -> int:
         checks.check("the secret holds the keys in the shape the ingress reads",
                      keys == {"current": parameters["CallbackApiKey"],
                               "previous": parameters["CallbackApiKeyPrevious"]})
+
+        print("\nAlarms and dashboard, as the stack holds them")
+        for what, ok, detail in alarm_problems(stack, source):
+            checks.check(what, ok, "" if ok else detail)
 
         say("fetching each function's deployed bootstrap and starting them under a local Lambda")
         # An operator's step before the first e-mail: SES sends only from a verified identity.
@@ -448,7 +493,10 @@ def main() -> int:
                                  for c, res in calls)]
             for action, resource in unused:
                 # Lambda itself sends a failed event to the queue, with the function's role.
-                who = " (Lambda's, for the failure destination)" if action == "sqs:SendMessage" else ""
+                who = {"sqs:SendMessage": " (Lambda's, for the failure destination)",
+                       "kms:GenerateDataKey": " (SQS's, on the role's behalf: moto encrypts nothing)",
+                       "kms:Decrypt": " (SQS's or Secrets Manager's, on the role's behalf: moto "
+                                      "encrypts nothing)"}.get(action, "")
                 print(f"  --  {logical}: granted, not called in this run{who}: {action} on {resource}")
 
         mapping.stop()
@@ -458,6 +506,9 @@ def main() -> int:
         dynamodb = stack.client("dynamodb")
         checks.check("the sessions table is kept (DeletionPolicy: Retain)",
                      table in dynamodb.list_tables()["TableNames"])
+        key = stack.client("kms").describe_key(KeyId=stack.resources["DataKey"])["KeyMetadata"]
+        checks.check("the key that encrypts it is kept too", key["KeyState"] == "Enabled",
+                     key["KeyState"])
         names = set(stack.resources.values())
         left = {
             "functions": [f["FunctionName"] for f in stack.client("lambda").list_functions()["Functions"]
@@ -478,6 +529,12 @@ def main() -> int:
             "log groups": [g["logGroupName"] for g in
                            stack.client("logs").describe_log_groups()["logGroups"]
                            if g["logGroupName"] in names],
+            "alarms": [a["AlarmName"] for a in
+                       stack.client("cloudwatch").describe_alarms()["MetricAlarms"]
+                       if a["AlarmName"] in names],
+            "dashboard": [d["DashboardName"] for d in
+                          stack.client("cloudwatch").list_dashboards()["DashboardEntries"]
+                          if d["DashboardName"] in names],
         }
         for kind, remaining in left.items():
             checks.check(f"gone: the stack's {kind}", not remaining, ", ".join(remaining))

@@ -4,16 +4,19 @@ moto backend, so that the stack moto holds is the one CloudFormation would build
 
 - the `AWS::Serverless-2016-10-31` transform, which CloudFormation applies on the server and
   moto 5.2 does not (every `AWS::Serverless::*` resource was skipped with a warning);
-- `AWS::SecretsManager::Secret` and `AWS::Lambda::EventInvokeConfig`, which it does not create;
+- `AWS::SecretsManager::Secret`, `AWS::Lambda::EventInvokeConfig`, `AWS::CloudWatch::Alarm`,
+  `AWS::SNS::TopicPolicy` and `AWS::SQS::QueuePolicy`, which it does not create;
 - a stack's outputs after a change set (what `sam deploy` uses), which it dropped;
 - on an update, the resources whose parameters reach them through `Fn::Sub` (it followed `Ref`
   only, so a rotation never rewrote the secret);
 - `Ref` of an `AWS::Events::EventBus`, which resolved to a Python object;
+- `Fn::FindInMap` keyed by a Number parameter, which it looked up as an int and failed;
+- an `AWS::KMS::Key`'s policy, which it kept as an object its own DescribeKey could not read;
 - and, to keep moto's own Lambda (Docker) out of the local one's way: /moto-api/data.json
   failing once a function exists, and moto invoking a stream's function inside table writes.
 
 Still not created (moto logs a warning for each): the HTTP API (`AWS::ApiGatewayV2::*`: the
-local Callback URL stands in for it) and the alarms.
+local Callback URL stands in for it).
 """
 import json
 import re
@@ -213,6 +216,176 @@ class EventInvokeConfig(CloudFormationModel):
             pass
 
 
+class Alarm(CloudFormationModel):
+    """AWS::CloudWatch::Alarm: `Ref` is the alarm's name; a metric alarm or a metric math one,
+    with its actions, as CloudWatch holds it."""
+
+    __module__ = "moto.cloudwatch.cloudformation"
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @staticmethod
+    def _put(name: str, properties: dict, account_id: str, region_name: str) -> "Alarm":
+        from moto.cloudwatch.models import (
+            Dimension, Metric, MetricDataQuery, MetricStat, cloudwatch_backends)
+
+        queries = None
+        if properties.get("Metrics"):
+            queries = []
+            for query in properties["Metrics"]:
+                stat = query.get("MetricStat")
+                metric_stat = None
+                if stat:
+                    metric = stat["Metric"]
+                    dimensions = [Dimension(d["Name"], d["Value"])
+                                  for d in metric.get("Dimensions", [])]
+                    metric_stat = MetricStat(
+                        Metric(metric["MetricName"], metric.get("Namespace"), dimensions),
+                        str(stat.get("Period")), stat.get("Stat"), stat.get("Unit"))
+                queries.append(MetricDataQuery(
+                    query["Id"], query.get("Label"), query.get("Period"),
+                    str(query.get("ReturnData", True)).lower(), query.get("Expression"),
+                    metric_stat))
+        # A dimension naming what moto does not create (the HTTP API's id) resolved to nothing.
+        dimensions = [{"Name": d["Name"], "Value": d.get("Value", "(not created locally)")}
+                      for d in properties.get("Dimensions", [])]
+        cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=name, namespace=properties.get("Namespace"),
+            metric_name=properties.get("MetricName"), metric_data_queries=queries,
+            comparison_operator=properties["ComparisonOperator"],
+            evaluation_periods=int(properties["EvaluationPeriods"]),
+            period=properties.get("Period"),
+            threshold=float(properties["Threshold"]) if "Threshold" in properties else None,
+            statistic=properties.get("Statistic"), description=properties.get("AlarmDescription"),
+            dimensions=dimensions,
+            alarm_actions=properties.get("AlarmActions", []),
+            ok_actions=properties.get("OKActions", []),
+            insufficient_data_actions=properties.get("InsufficientDataActions", []),
+            treat_missing_data=properties.get("TreatMissingData"),
+            threshold_metric_id=properties.get("ThresholdMetricId"))
+        return Alarm(name)
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name, **kwargs) -> "Alarm":
+        properties = cloudformation_json["Properties"]
+        return cls._put(properties.get("AlarmName", resource_name), properties, account_id,
+                        region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name,
+                                        cloudformation_json, account_id, region_name) -> "Alarm":
+        return cls._put(original_resource.name, cloudformation_json["Properties"], account_id,
+                        region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name) -> None:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+
+class TopicPolicy(CloudFormationModel):
+    """AWS::SNS::TopicPolicy: the policy of each topic it names."""
+
+    __module__ = "moto.sns.cloudformation"
+
+    def __init__(self, topics: list[str]):
+        self.topics = topics
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::TopicPolicy"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return ",".join(self.topics)
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name, **kwargs) -> "TopicPolicy":
+        from moto.sns.models import sns_backends
+
+        properties = cloudformation_json["Properties"]
+        for topic in properties["Topics"]:
+            sns_backends[account_id][region_name].set_topic_attribute(
+                topic, "policy", json.dumps(properties["PolicyDocument"]))
+        return cls(list(properties["Topics"]))
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name,
+                                        cloudformation_json, account_id, region_name):
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json,
+                                                   account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name) -> None:
+        return None
+
+
+class QueuePolicy(CloudFormationModel):
+    """AWS::SQS::QueuePolicy: the policy of each queue it names (by URL)."""
+
+    __module__ = "moto.sqs.cloudformation"
+
+    def __init__(self, queues: list[str]):
+        self.queues = queues
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SQS::QueuePolicy"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return ",".join(self.queues)
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name, **kwargs) -> "QueuePolicy":
+        from moto.sqs.models import sqs_backends
+
+        properties = cloudformation_json["Properties"]
+        for url in properties["Queues"]:
+            sqs_backends[account_id][region_name].set_queue_attributes(
+                url.rstrip("/").rsplit("/", 1)[-1],
+                {"Policy": json.dumps(properties["PolicyDocument"])})
+        return cls(list(properties["Queues"]))
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name,
+                                        cloudformation_json, account_id, region_name):
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json,
+                                                   account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name) -> None:
+        return None
+
+
 def _no_docker_in_data_json() -> None:
     """moto's /moto-api/data.json reads every attribute of every model, and a Lambda function's
     `docker_client` connects to Docker, which is not here: the whole answer fails with a 500.
@@ -243,6 +416,45 @@ def _streams_left_to_the_local_lambda() -> None:
     LambdaBackend.send_dynamodb_items = keep_the_records
 
 
+def _find_in_map_by_number() -> None:
+    """`!FindInMap [Map, !Ref NumberParameter, Key]`: CloudFormation gives a Number parameter's
+    Ref as a string and finds the map's key "4"; moto gave the int 4 and failed the deploy
+    with a KeyError."""
+    from moto.cloudformation import parsing
+
+    clean = parsing.clean_json
+
+    def clean_json(resource_json, resources_map):
+        if isinstance(resource_json, dict) and "Fn::FindInMap" in resource_json:
+            name, *path = resource_json["Fn::FindInMap"]
+            result = resources_map[clean(name, resources_map)]
+            for key in path:
+                result = result[str(clean(key, resources_map))]
+            return result
+        return clean(resource_json, resources_map)
+
+    parsing.clean_json = clean_json
+
+
+def _key_policy_as_text() -> None:
+    """`AWS::KMS::Key`'s KeyPolicy is an object in a template; moto kept it as one, while its
+    own KMS API reads a key's policy as JSON text, so every DescribeKey of the key failed."""
+    from moto.kms.models import Key
+
+    create = Key.create_from_cloudformation_json.__func__
+
+    def create_with_text_policy(cls, resource_name, cloudformation_json, account_id,
+                                region_name, **kwargs):
+        properties = cloudformation_json.get("Properties", {})
+        if isinstance(properties.get("KeyPolicy"), dict):
+            properties = {**properties, "KeyPolicy": json.dumps(properties["KeyPolicy"])}
+            cloudformation_json = {**cloudformation_json, "Properties": properties}
+        return create(cls, resource_name, cloudformation_json, account_id, region_name,
+                      **kwargs)
+
+    Key.create_from_cloudformation_json = classmethod(create_with_text_policy)
+
+
 def _event_bus_ref() -> None:
     """`Ref` of an `AWS::Events::EventBus` is its name; moto's bus has no physical id, so a Ref
     to it (the notify function's EVENT_BUS_NAME) resolved to the Python object and every read
@@ -258,7 +470,10 @@ def install() -> None:
     _no_docker_in_data_json()
     _streams_left_to_the_local_lambda()
     _event_bus_ref()
+    _find_in_map_by_number()
+    _key_policy_as_text()
     # moto finds resource types among CloudFormationModel's direct subclasses, on first use:
     # defining the classes above is their registration.
-    assert {Secret, EventInvokeConfig} <= set(CloudFormationModel.__subclasses__())
+    assert {Secret, EventInvokeConfig, Alarm, TopicPolicy, QueuePolicy} <= set(
+        CloudFormationModel.__subclasses__())
 
