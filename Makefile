@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build targets arm64 by default; where the aarch64 Rust target is missing, build x86_64.
 ARCH ?= $(if $(shell rustup target list --installed 2>/dev/null | grep -x aarch64-unknown-linux-gnu),arm64,x86_64)
 
-.PHONY: demo local load fuzz test test-scale lint schemas glibc-check template sam-build deploy-local events redrive bench venv clean
+.PHONY: demo local load fuzz test test-scale lint schemas numbering glibc-check template sam-build deploy-local events redrive bench venv clean
 
 ## Installs the pinned Python tools (moto) into .venv, once per change of requirements-dev.txt.
 venv: $(VENV)/.installed
@@ -111,6 +111,11 @@ deploy-local: venv
 ## Writes schemas/ from the event detail types notify serializes (a test fails until it is run).
 schemas:
 	cargo run -q -p notify --example schemas
+
+## Writes shared/src/numbering/table.rs (region and number type by prefix) from the metadata of
+## the phonenumber crate in Cargo.lock (a test fails until it is run after an update).
+numbering:
+	cargo run --release -q -p shared --example numbering_table
 
 ## Rewrites events/<function>/ from events/callbacks/ (events/notify/ is written by hand).
 events:

@@ -157,7 +157,7 @@ def environment(api_port: int, aws_endpoint: str | None) -> dict:
         "SESSION_STATUS_FUNCTION_NAME": "session-status",
         "VIDEO_CALL_FUNCTION_NAME": "video-call",
         "EMAIL_FROM_ADDRESS": "no-reply@verify.example.com",
-        "SMS_ALLOWED_COUNTRY_CODES": "*",
+        "SMS_ALLOWED_COUNTRIES": "*",
         "EVENT_BUS_NAME": EVENT_BUS,
         "RUST_LOG": "off",
     }

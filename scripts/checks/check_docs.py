@@ -143,8 +143,11 @@ def check(docs: dict[pathlib.Path, str]) -> list[str]:
 
     everything = "\n".join(docs.values())
     stacks = set(re.findall(r'stack_name = "([^"]+)"', (ROOT / "samconfig.toml").read_text()))
+    # The values a parameter takes from a list (SmsAllowedNumberTypes: premium-rate, ...).
+    setting_values = {v for p in tpl.get("Parameters", {}).values()
+                      for v in re.findall(r"[a-z]+(?:-[a-z]+)+", str(p.get("AllowedPattern", "")))}
     kebab_known = (reasons | outcomes | callback_types | functions | set(targets) | OTHER_KEBAB
-                   | EVENT_FIELDS | stacks)
+                   | EVENT_FIELDS | stacks | setting_values)
     rust_types = set(re.findall(r"pub (?:struct|enum|trait|type) ([A-Z]\w*)", source_text))
     import check_template  # noqa: E402 - the AWS metrics the template may watch
     aws_metrics = {m for _, names in check_template.AWS_METRICS.values() for m in names}

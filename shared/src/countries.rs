@@ -1,108 +1,133 @@
-//! Where SMS may go: the country calling codes the operator chose at deploy, each a real ITU-T
-//! E.164 code. Non-geographic ranges (satellite and international networks, global freephone,
-//! international premium rate) are where SMS pumping pays best, so they are refused unless
-//! listed by their own code, even when `*` allows every country.
+//! Where SMS may go: the regions (ISO 3166 alpha-2, as AWS End User Messaging's protect
+//! configurations and Twilio's geo permissions name them) and the kinds of number the operator
+//! chose at deploy. A calling code cannot say this: `1` is the United States and Canada, and
+//! also Jamaica, the Dominican Republic and the other islands that share it, classic SMS
+//! pumping destinations. Premium-rate, shared-cost and UAN numbers, where pumping pays, are
+//! refused unless the operator opts in. Region and kind come from the numbering table
+//! ([`crate::numbering`]), looked up by prefix.
 
 use crate::config::ConfigError;
 use crate::fields::PhoneNumber;
+use crate::numbering::{self, NumberKind};
 
-/// The country codes ITU-T assigns to geographic areas. The set is prefix-free: no code is the
-/// start of another, so a number matches at most one.
-pub const GEOGRAPHIC: &[&str] = &[
-    "1", "7", "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45",
-    "46", "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63",
-    "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98", "211",
-    "212", "213", "216", "218", "220", "221", "222", "223", "224", "225", "226", "227", "228",
-    "229", "230", "231", "232", "233", "234", "235", "236", "237", "238", "239", "240", "241",
-    "242", "243", "244", "245", "246", "247", "248", "249", "250", "251", "252", "253", "254",
-    "255", "256", "257", "258", "260", "261", "262", "263", "264", "265", "266", "267", "268",
-    "269", "290", "291", "297", "298", "299", "350", "351", "352", "353", "354", "355", "356",
-    "357", "358", "359", "370", "371", "372", "373", "374", "375", "376", "377", "378", "379",
-    "380", "381", "382", "383", "385", "386", "387", "389", "420", "421", "423", "500", "501",
-    "502", "503", "504", "505", "506", "507", "508", "509", "590", "591", "592", "593", "594",
-    "595", "596", "597", "598", "599", "670", "672", "673", "674", "675", "676", "677", "678",
-    "679", "680", "681", "682", "683", "685", "686", "687", "688", "689", "690", "691", "692",
-    "850", "852", "853", "855", "856", "880", "886", "960", "961", "962", "963", "964", "965",
-    "966", "967", "968", "970", "971", "972", "973", "974", "975", "976", "977", "992", "993",
-    "994", "995", "996", "998",
-];
+/// The region of the non-geographic codes (satellite, international networks, global
+/// freephone, international premium rate): never in `*`, only when listed.
+pub const NON_GEOGRAPHIC: &str = "001";
 
-/// The codes ITU-T assigns to no country: global freephone (800, 808), Inmarsat (870),
-/// universal personal telecommunications (878), global mobile satellite systems (881),
-/// international networks (882, 883), disaster relief (888), international premium rate (979)
-/// and trials (991).
-pub const NON_GEOGRAPHIC: &[&str] = &[
-    "800", "808", "870", "878", "881", "882", "883", "888", "979", "991",
-];
+/// Why an SMS is not sent to a number.
+pub const REGION_NOT_ALLOWED: &str = "country-not-allowed";
+pub const KIND_NOT_ALLOWED: &str = "number-type-not-allowed";
 
-/// `SMS_ALLOWED_COUNTRY_CODES`: which numbers SMS may be sent to.
+/// `SMS_ALLOWED_COUNTRIES` and `SMS_ALLOWED_NUMBER_TYPES`: which numbers SMS may be sent to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SmsCountries {
-    /// `*`: every geographic code.
-    every_country: bool,
-    /// The codes listed one by one, geographic or not.
-    listed: Vec<&'static str>,
+pub struct SmsDestinations {
+    /// `*`: every geographic region.
+    every_region: bool,
+    /// The regions listed one by one.
+    regions: Vec<&'static str>,
+    /// The kinds beyond ordinary numbers the operator opted into.
+    kinds: Vec<NumberKind>,
 }
 
-impl SmsCountries {
-    pub const ENV: &'static str = "SMS_ALLOWED_COUNTRY_CODES";
+impl SmsDestinations {
+    pub const ENV: &'static str = "SMS_ALLOWED_COUNTRIES";
+    pub const KINDS_ENV: &'static str = "SMS_ALLOWED_NUMBER_TYPES";
+    /// 0.1's setting, by calling code: refused at start, saying what to write instead.
+    pub const RETIRED_ENV: &'static str = "SMS_ALLOWED_COUNTRY_CODES";
+    /// The kinds that may be opted into.
+    pub const OPTIONAL_KINDS: [NumberKind; 3] = [
+        NumberKind::PremiumRate,
+        NumberKind::SharedCost,
+        NumberKind::Uan,
+    ];
 
-    /// A comma-separated list of codes (`995,380`, a leading `+` allowed), `*` for every
-    /// geographic country, or both (`*,882`). Required: the operator chooses where SMS go.
-    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
-        let mut countries = Self {
-            every_country: false,
-            listed: Vec::new(),
+    /// Regions comma-separated (`US,CA,GE`, any case), `*` for every geographic region, `001`
+    /// for the non-geographic codes; and the kinds of number beyond ordinary ones
+    /// (`premium-rate`, `shared-cost`, `uan`), none by default. The regions are required: the
+    /// operator chooses where SMS go.
+    pub fn parse(regions: &str, kinds: &str) -> Result<Self, ConfigError> {
+        let mut destinations = Self {
+            every_region: false,
+            regions: Vec::new(),
+            kinds: Vec::new(),
         };
-        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        for entry in regions.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             if entry == "*" {
-                countries.every_country = true;
+                destinations.every_region = true;
                 continue;
             }
-            let code = entry.strip_prefix('+').unwrap_or(entry);
-            let known = GEOGRAPHIC
-                .iter()
-                .chain(NON_GEOGRAPHIC)
-                .find(|c| **c == code);
-            match known {
-                Some(code) => countries.listed.push(code),
+            let upper = entry.to_ascii_uppercase();
+            match numbering::regions().iter().find(|r| **r == upper) {
+                Some(region) => destinations.regions.push(region),
                 None => {
                     return Err(ConfigError::new(
                         Self::ENV,
-                        format!("{entry:?} is not an ITU country calling code"),
+                        format!("{entry:?} is no ISO 3166 region with phone numbers"),
                     ));
                 }
             }
         }
-        if !countries.every_country && countries.listed.is_empty() {
+        if !destinations.every_region && destinations.regions.is_empty() {
             return Err(ConfigError::new(
                 Self::ENV,
-                "is required: country codes like 995,380, or * for every country",
+                "is required: regions like US,CA,GE, or * for every country",
             ));
         }
-        Ok(countries)
+        for entry in kinds.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            match Self::OPTIONAL_KINDS.iter().find(|k| k.name() == entry) {
+                Some(kind) => destinations.kinds.push(*kind),
+                None => {
+                    return Err(ConfigError::new(
+                        Self::KINDS_ENV,
+                        format!("{entry:?} is not premium-rate, shared-cost or uan"),
+                    ));
+                }
+            }
+        }
+        Ok(destinations)
     }
 
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Self::parse(&lookup(Self::ENV).unwrap_or_default())
+        if lookup(Self::RETIRED_ENV).is_some_and(|v| !v.trim().is_empty()) {
+            return Err(ConfigError::new(
+                Self::RETIRED_ENV,
+                "was replaced by SMS_ALLOWED_COUNTRIES: ISO 3166 regions such as US,CA,GE \
+                 instead of calling codes (docs/configuration.md)",
+            ));
+        }
+        Self::parse(
+            &lookup(Self::ENV).unwrap_or_default(),
+            &lookup(Self::KINDS_ENV).unwrap_or_default(),
+        )
     }
 
-    pub fn allows(&self, phone: &PhoneNumber) -> bool {
-        let digits = phone.digits();
-        let starts = |code: &&str| digits.starts_with(*code);
-        self.listed.iter().any(starts) || (self.every_country && GEOGRAPHIC.iter().any(starts))
+    /// Why no SMS may go to `phone`, or `None` when one may: its region is not allowed (or it
+    /// has none), or it is a kind of number not opted into.
+    pub fn refusal(&self, phone: &PhoneNumber) -> Option<&'static str> {
+        let Some(found) = numbering::lookup(phone.digits()) else {
+            return Some(REGION_NOT_ALLOWED);
+        };
+        let region_allowed = self.regions.contains(&found.region)
+            || (self.every_region && found.region != NON_GEOGRAPHIC);
+        if !region_allowed {
+            Some(REGION_NOT_ALLOWED)
+        } else if found.kind != NumberKind::Ordinary && !self.kinds.contains(&found.kind) {
+            Some(KIND_NOT_ALLOWED)
+        } else {
+            None
+        }
     }
 }
 
-/// The template's `AllowedPattern` for `SmsAllowedCountryCodes`: `*` or a list of these codes,
-/// so a deploy with an unknown code fails before anything is created. A test holds
-/// `template.yaml` to it.
+/// The template's `AllowedPattern` for `SmsAllowedCountries`: `*` or a list of the regions the
+/// table knows, so a deploy with an unknown region fails before anything is created. A test
+/// holds `template.yaml` to it.
 pub fn allowed_pattern() -> String {
-    let mut codes: Vec<&str> = GEOGRAPHIC.iter().chain(NON_GEOGRAPHIC).copied().collect();
+    let mut regions: Vec<&str> = numbering::regions().to_vec();
     // Longest first, so a regex engine never settles for a shorter alternative.
-    codes.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
-    let code = format!("(\\*|\\+?({}))", codes.join("|"));
-    format!("^ *{code} *( *, *{code} *)*$")
+    regions.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+    let region = format!("(\\*|{})", regions.join("|"));
+    format!("^ *{region} *( *, *{region} *)*$")
 }
 
 #[cfg(test)]
@@ -113,71 +138,117 @@ mod tests {
         PhoneNumber::parse(raw).unwrap()
     }
 
-    #[test]
-    fn codes_are_prefix_free_and_apart() {
-        let all: Vec<&str> = GEOGRAPHIC.iter().chain(NON_GEOGRAPHIC).copied().collect();
-        for a in &all {
-            for b in &all {
-                assert!(a == b || !b.starts_with(a), "{a} is a prefix of {b}");
-            }
-        }
-        assert_eq!(GEOGRAPHIC.len() + NON_GEOGRAPHIC.len(), all.len());
+    fn destinations(regions: &str, kinds: &str) -> SmsDestinations {
+        SmsDestinations::parse(regions, kinds).unwrap()
     }
 
     #[test]
-    fn only_real_codes_are_accepted() {
-        for ok in ["995", "1", "+380, 44", "*", "*,882", " 7 "] {
-            assert!(SmsCountries::parse(ok).is_ok(), "{ok}");
+    fn only_regions_with_numbers_are_accepted() {
+        for ok in ["GE", "us, ca", "*", "*,001", " UA "] {
+            assert!(SmsDestinations::parse(ok, "").is_ok(), "{ok}");
         }
-        for bad in ["88", "995,88", "0", "georgia", "", " , ", "9955", "+"] {
-            let error = SmsCountries::parse(bad).unwrap_err();
-            assert_eq!(error.name, "SMS_ALLOWED_COUNTRY_CODES", "{bad}");
+        for bad in ["995", "1", "georgia", "", " , ", "XX", "EU", "+1"] {
+            let error = SmsDestinations::parse(bad, "").unwrap_err();
+            assert_eq!(error.name, "SMS_ALLOWED_COUNTRIES", "{bad}");
         }
+        let error = SmsDestinations::parse("*", "premium").unwrap_err();
+        assert_eq!(error.name, "SMS_ALLOWED_NUMBER_TYPES");
     }
 
     #[test]
-    fn every_country_means_every_geographic_one() {
-        let every = SmsCountries::parse("*").unwrap();
-        assert!(every.allows(&phone("+995512345678")));
-        assert!(every.allows(&phone("+12025550100")));
+    fn a_region_is_not_its_calling_code() {
+        let north_america = destinations("US,CA", "");
+        assert_eq!(north_america.refusal(&phone("+12025550100")), None);
+        assert_eq!(north_america.refusal(&phone("+14165550100")), None);
+        // +1, and still not the United States or Canada.
+        for island in [
+            "+18765550100",
+            "+18095550100",
+            "+12645550100",
+            "+12465550100",
+        ] {
+            assert_eq!(
+                north_america.refusal(&phone(island)),
+                Some(REGION_NOT_ALLOWED),
+                "{island}"
+            );
+        }
+        let georgia = destinations("GE", "");
+        assert_eq!(georgia.refusal(&phone("+995512345678")), None);
+        assert_eq!(
+            georgia.refusal(&phone("+380501234567")),
+            Some(REGION_NOT_ALLOWED)
+        );
+    }
+
+    #[test]
+    fn every_country_is_every_geographic_one() {
+        let every = destinations("*", "");
+        assert_eq!(every.refusal(&phone("+995512345678")), None);
         for pumped in [
             "+88212345678",
             "+88312345678",
-            "+8812345678",
             "+87012345678",
-            "+87812345678",
-            "+97912345678",
             "+80012345678",
-            "+80812345678",
         ] {
-            assert!(!every.allows(&phone(pumped)), "{pumped}");
+            assert_eq!(
+                every.refusal(&phone(pumped)),
+                Some(REGION_NOT_ALLOWED),
+                "{pumped}"
+            );
         }
-        let with_network = SmsCountries::parse("*,882").unwrap();
-        assert!(with_network.allows(&phone("+88212345678")));
-        assert!(!with_network.allows(&phone("+88312345678")));
+        // An unassigned code is no region at all.
+        assert_eq!(
+            every.refusal(&phone("+28123456789")),
+            Some(REGION_NOT_ALLOWED)
+        );
+        let with_networks = destinations("*,001", "");
+        assert_eq!(with_networks.refusal(&phone("+88212345678")), None);
     }
 
     #[test]
-    fn a_list_allows_what_it_lists() {
-        let listed = SmsCountries::parse("995,+380").unwrap();
-        assert!(listed.allows(&phone("+380501234567")));
-        assert!(!listed.allows(&phone("+12025550100")));
-        // An unassigned prefix such as 28 matches no code.
-        assert!(
-            !SmsCountries::parse("*")
-                .unwrap()
-                .allows(&phone("+28123456789"))
+    fn premium_shared_cost_and_uan_numbers_only_when_opted_into() {
+        let every = destinations("*", "");
+        // Premium rate: GB 09, US 900; shared cost: GB 0845; UAN: GB 03.
+        let premium = ["+449012345678", "+19002345678"];
+        for number in premium {
+            assert_eq!(
+                every.refusal(&phone(number)),
+                Some(KIND_NOT_ALLOWED),
+                "{number}"
+            );
+        }
+        assert_eq!(
+            every.refusal(&phone("+443001234567")),
+            Some(KIND_NOT_ALLOWED)
         );
+        let opted = destinations("*", "premium-rate, uan");
+        assert_eq!(opted.refusal(&phone("+449012345678")), None);
+        assert_eq!(opted.refusal(&phone("+443001234567")), None);
+        // A mobile number of the same country is ordinary.
+        assert_eq!(every.refusal(&phone("+447400123456")), None);
+    }
+
+    #[test]
+    fn the_retired_setting_says_what_to_write_instead() {
+        let env = |name: &str| match name {
+            "SMS_ALLOWED_COUNTRY_CODES" => Some("995,1".to_owned()),
+            "SMS_ALLOWED_COUNTRIES" => Some("GE".to_owned()),
+            _ => None,
+        };
+        let error = SmsDestinations::from_lookup(&env).unwrap_err();
+        assert_eq!(error.name, "SMS_ALLOWED_COUNTRY_CODES");
+        assert!(error.reason.contains("SMS_ALLOWED_COUNTRIES"), "{error}");
+        assert!(error.reason.contains("US,CA,GE"), "{error}");
     }
 
     #[test]
     fn the_template_refuses_at_deploy_what_the_function_refuses_at_start() {
         let template = include_str!("../../template.yaml");
-        let pattern = allowed_pattern();
-        let line = format!("AllowedPattern: '{pattern}'");
+        let line = format!("AllowedPattern: '{}'", allowed_pattern());
         assert!(
             template.contains(&line),
-            "template.yaml's SmsAllowedCountryCodes must say:\n      {line}"
+            "template.yaml's SmsAllowedCountries must say:\n      {line}"
         );
     }
 }

@@ -40,6 +40,7 @@ pub mod fields;
 pub mod logging;
 pub mod message;
 pub mod metrics;
+pub mod numbering;
 pub mod parse;
 pub mod policy;
 pub mod redact;

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use aws_sdk_sns::types::MessageAttributeValue;
 use shared::config::{ConfigError, optional};
-use shared::countries::SmsCountries;
+use shared::countries::SmsDestinations;
 use shared::delivery::{SendError, deliver, log_delivery};
 use shared::family::{FamilyError, Handler, misrouted};
 use shared::fields::{PhoneNumber, SmsText};
@@ -25,9 +25,10 @@ pub struct SmsConfig {
     pub origination_number: Option<PhoneNumber>,
     /// `SMS_MAX_PRICE_USD`: the most one SMS may cost, e.g. `0.50`.
     pub max_price_usd: Option<String>,
-    /// `SMS_ALLOWED_COUNTRY_CODES` (required): calling codes, e.g. `995,380`, or `*` for every
-    /// country; non-geographic ranges only by their own code.
-    pub countries: SmsCountries,
+    /// `SMS_ALLOWED_COUNTRIES` (required): regions, e.g. `US,CA,GE`, or `*` for every
+    /// geographic one; `SMS_ALLOWED_NUMBER_TYPES`: premium-rate, shared-cost or UAN numbers
+    /// opted into (none by default).
+    pub destinations: SmsDestinations,
     /// `SMS_RATE_LIMIT_PER_HOUR` (5): SMS per phone number in any 60 minutes.
     pub rate_limit_per_hour: u32,
     /// `SMS_PER_SESSION_PER_HOUR` (5): SMS per session in any 60 minutes, whatever the numbers.
@@ -69,7 +70,7 @@ impl SmsConfig {
             sender_id,
             origination_number,
             max_price_usd,
-            countries: SmsCountries::from_lookup(lookup)?,
+            destinations: SmsDestinations::from_lookup(lookup)?,
             rate_limit_per_hour: hourly_limit(lookup, "SMS_RATE_LIMIT_PER_HOUR", 5)?,
             per_session_per_hour: hourly_limit(lookup, "SMS_PER_SESSION_PER_HOUR", 5)?,
             max_per_hour: hourly_budget(lookup, "SMS_MAX_PER_HOUR", DEFAULT_MAX_PER_HOUR)?,
@@ -153,7 +154,7 @@ impl SmsFamily {
                 &sms.message,
             ]),
             masked_recipient: masked.clone(),
-            suppress: (!self.config.countries.allows(&sms.to)).then_some("country-not-allowed"),
+            suppress: self.config.destinations.refusal(&sms.to),
             limits: vec![
                 Limit::recipient(
                     Channel::Sms,
@@ -279,7 +280,7 @@ mod tests {
     fn config_from_the_environment() {
         let env = |name: &str| match name {
             "SMS_SENDER_ID" => Some("Acme".to_owned()),
-            "SMS_ALLOWED_COUNTRY_CODES" => Some("995, +380".to_owned()),
+            "SMS_ALLOWED_COUNTRIES" => Some("GE, ua".to_owned()),
             "SMS_MAX_PRICE_USD" => Some("0.50".to_owned()),
             _ => None,
         };
@@ -292,29 +293,25 @@ mod tests {
             ),
             (5, 5, DEFAULT_MAX_PER_HOUR)
         );
-        assert!(
-            config
-                .countries
-                .allows(&PhoneNumber::parse("+380501234567").unwrap())
-        );
-        assert!(
-            !config
-                .countries
-                .allows(&PhoneNumber::parse("+12025550100").unwrap())
-        );
+        let refusal =
+            |number: &str| (config.destinations).refusal(&PhoneNumber::parse(number).unwrap());
+        assert_eq!(refusal("+380501234567"), None);
+        assert_eq!(refusal("+12025550100"), Some("country-not-allowed"));
         // Where SMS may go is the operator's choice: no default.
         let unset = |_: &str| None;
         assert_eq!(
             SmsConfig::from_lookup(&unset).unwrap_err().name,
-            "SMS_ALLOWED_COUNTRY_CODES"
+            "SMS_ALLOWED_COUNTRIES"
         );
         for (name, bad) in [
             ("SMS_SENDER_ID", "Acme Corporation"),
             ("SMS_SENDER_ID", "12345"),
             ("SMS_ORIGINATION_NUMBER", "555-0100"),
             ("SMS_MAX_PRICE_USD", "-1"),
-            ("SMS_ALLOWED_COUNTRY_CODES", "georgia"),
-            ("SMS_ALLOWED_COUNTRY_CODES", "88"),
+            ("SMS_ALLOWED_COUNTRIES", "georgia"),
+            ("SMS_ALLOWED_COUNTRIES", "995"),
+            ("SMS_ALLOWED_NUMBER_TYPES", "premium"),
+            ("SMS_ALLOWED_COUNTRY_CODES", "995"),
             ("SMS_PER_SESSION_PER_HOUR", "0"),
             ("SMS_MAX_PER_HOUR", "1000000"),
             ("SMS_RATE_LIMIT_PER_HOUR", "many"),
@@ -323,7 +320,7 @@ mod tests {
         ] {
             let env = |n: &str| match n {
                 n if n == name => Some(bad.to_owned()),
-                "SMS_ALLOWED_COUNTRY_CODES" => Some("*".to_owned()),
+                "SMS_ALLOWED_COUNTRIES" => Some("*".to_owned()),
                 _ => None,
             };
             assert_eq!(

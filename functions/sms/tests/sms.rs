@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use shared::callback::SmsOneTimePassword;
-use shared::countries::SmsCountries;
+use shared::countries::SmsDestinations;
 use shared::family::FamilyError;
 use shared::fields::{PhoneNumber, SessionId, SmsText};
 use shared::message::DeliveryOutcome;
@@ -191,33 +191,49 @@ async fn the_sixth_sms_to_a_number_within_the_hour_is_suppressed() {
 }
 
 #[tokio::test]
-async fn numbers_outside_the_allowed_countries_are_suppressed() {
+async fn numbers_outside_the_allowed_regions_and_types_are_suppressed() {
     let moto = Moto::start().await;
     let config = SmsConfig {
-        countries: SmsCountries::parse("380,1").unwrap(),
+        destinations: SmsDestinations::parse("UA,US", "").unwrap(),
         ..config()
     };
     let (family, aws) = family(&moto, config).await;
-    let georgia = envelope(otp("+995512345678", "Your code is 1"), "r1");
-    let ukraine = envelope(otp("+380501234567", "Your code is 2"), "r2");
-    assert_eq!(
-        family.handle(&georgia).await.unwrap(),
-        DeliveryOutcome::Suppressed
-    );
-    assert_eq!(
-        family.handle(&ukraine).await.unwrap(),
-        DeliveryOutcome::Sent
-    );
-    let sent = moto.sms().await;
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].phone_number, "+380501234567");
-    let reasons: Vec<String> = testkit::delivery_records(&aws, TABLE, "session-1")
+    let cases = [
+        ("+995512345678", DeliveryOutcome::Suppressed),
+        // +1, and Jamaica: a region of its own, not the United States.
+        ("+18765550100", DeliveryOutcome::Suppressed),
+        // A US premium-rate (900) number: the region is allowed, the type is not.
+        ("+19002345678", DeliveryOutcome::Suppressed),
+        ("+380501234567", DeliveryOutcome::Sent),
+        ("+12025550100", DeliveryOutcome::Sent),
+    ];
+    for (i, (number, expected)) in cases.iter().enumerate() {
+        let e = envelope(otp(number, &format!("Your code is {i}")), &format!("r{i}"));
+        assert_eq!(family.handle(&e).await.unwrap(), *expected, "{number}");
+    }
+    let mut sent: Vec<String> = moto
+        .sms()
+        .await
+        .into_iter()
+        .map(|m| m.phone_number)
+        .collect();
+    sent.sort();
+    assert_eq!(sent, ["+12025550100", "+380501234567"]);
+    let mut reasons: Vec<String> = testkit::delivery_records(&aws, TABLE, "session-1")
         .await
         .iter()
         .filter(|r| s(r, "state") == "suppressed")
         .map(|r| s(r, "reason"))
         .collect();
-    assert_eq!(reasons, ["country-not-allowed"]);
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            "country-not-allowed",
+            "country-not-allowed",
+            "number-type-not-allowed"
+        ]
+    );
 }
 
 #[tokio::test]

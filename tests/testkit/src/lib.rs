@@ -33,9 +33,9 @@ use serde_json::Value;
 pub const REGION: &str = "us-east-1";
 
 /// The settings a deployment must choose, as a test deployment chooses them: SMS to every
-/// country (`SMS_ALLOWED_COUNTRY_CODES=*`); everything else at its default.
+/// geographic region (`SMS_ALLOWED_COUNTRIES=*`); everything else at its default.
 pub fn required_settings(name: &str) -> Option<String> {
-    (name == "SMS_ALLOWED_COUNTRY_CODES").then(|| "*".to_owned())
+    (name == "SMS_ALLOWED_COUNTRIES").then(|| "*".to_owned())
 }
 
 const INSTALL_HINT: &str = "moto is not installed: run `make venv` (or `pip install 'moto[server]'` \
