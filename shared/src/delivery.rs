@@ -33,7 +33,9 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use crate::callback::Family;
 use crate::envelope::Envelope;
 use crate::family::{Detail, FamilyError, log_invocation};
-use crate::message::{Delivery, DeliveryOutcome, DeliveryRules, DeliveryState, Kind, OverLimit};
+use crate::message::{
+    Delivery, DeliveryOutcome, DeliveryRules, DeliveryState, Kind, OverLimit, Weight,
+};
 use crate::store::limits::Taken;
 use crate::store::{Claim, ClaimOutcome, SessionsTable};
 
@@ -70,6 +72,30 @@ impl SendError {
     }
 }
 
+/// What [`deliver`] did with a message: its outcome, the reason, and what it was billed as
+/// (SMS parts, e-mail recipients) when it was sent or suppressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub outcome: DeliveryOutcome,
+    pub reason: Option<String>,
+    pub billed: Option<u32>,
+}
+
+impl Report {
+    fn new(outcome: DeliveryOutcome, reason: Option<&str>) -> Self {
+        Self {
+            outcome,
+            reason: reason.map(str::to_owned),
+            billed: None,
+        }
+    }
+
+    fn billed(mut self, billed: u32) -> Self {
+        self.billed = Some(billed);
+        self
+    }
+}
+
 /// Applies the rules to `delivery` and calls `send` at most once. `send` gets the indexes of
 /// the Cc addresses to leave out and returns the provider's message id.
 pub async fn deliver<F, Fut>(
@@ -78,7 +104,7 @@ pub async fn deliver<F, Fut>(
     envelope: &Envelope,
     delivery: &Delivery,
     send: F,
-) -> Result<(DeliveryOutcome, Option<String>), FamilyError>
+) -> Result<Report, FamilyError>
 where
     F: FnOnce(Vec<usize>) -> Fut,
     Fut: Future<Output = Result<String, SendError>>,
@@ -86,44 +112,57 @@ where
     let now = SystemTime::now();
 
     if delivery.kind == Kind::OneTimePassword && envelope.received_at.age(now) > rules.otp_max_age {
+        let reason = "otp-too-old";
         table
-            .record_unsent(delivery, envelope, DeliveryState::Expired, "otp-too-old")
+            .record_unsent(delivery, envelope, DeliveryState::Expired, reason)
             .await?;
-        return Ok((DeliveryOutcome::Expired, Some("otp-too-old".into())));
+        return Ok(Report::new(DeliveryOutcome::Expired, Some(reason)));
     }
     if let Some(reason) = delivery.suppress {
         table
             .record_unsent(delivery, envelope, DeliveryState::Suppressed, reason)
             .await?;
-        return Ok((DeliveryOutcome::Suppressed, Some(reason.into())));
+        return Ok(Report::new(DeliveryOutcome::Suppressed, Some(reason)).billed(delivery.billed));
     }
     let claim = match table.claim_delivery(delivery, envelope, rules).await? {
         ClaimOutcome::Claimed(claim) => claim,
-        ClaimOutcome::Duplicate => return Ok((DeliveryOutcome::Deduplicated, None)),
+        ClaimOutcome::Duplicate => return Ok(Report::new(DeliveryOutcome::Deduplicated, None)),
         ClaimOutcome::HeldByThisRequest => return Err(FamilyError::ClaimHeld),
     };
     if claim.ambiguous_sends() >= MAX_AMBIGUOUS_SENDS {
         // Each earlier attempt may have delivered it: a third send could make a third copy.
         let reason = "unconfirmed";
         finish(table, &claim, DeliveryState::Sent, None, Some(reason)).await?;
-        return Ok((DeliveryOutcome::Sent, Some(reason.into())));
+        return Ok(Report::new(DeliveryOutcome::Sent, Some(reason)).billed(delivery.billed));
     }
 
     let mut taken = Vec::with_capacity(delivery.limits.len());
     let mut dropped_cc = Vec::new();
+    // What the message is billed as, less the Cc addresses left out so far: the recipients'
+    // limits come first, so the session and the budget count only who gets it.
+    let mut billed = delivery.billed;
     for limit in &delivery.limits {
-        match table.take(limit).await {
+        let weight = match limit.weight {
+            Weight::One => 1,
+            Weight::Billed => billed,
+        };
+        match table.take(limit, weight).await {
             Ok(Some(t)) => taken.push(t),
             Ok(None) => match limit.over {
-                OverLimit::DropCc(index) => dropped_cc.push(index),
+                OverLimit::DropCc(index) => {
+                    dropped_cc.push(index);
+                    billed = billed.saturating_sub(1);
+                }
                 OverLimit::Suppress(reason) => {
-                    give_back(table, &taken).await;
+                    give_back(table, taken).await;
                     finish(table, &claim, DeliveryState::Suppressed, None, Some(reason)).await?;
-                    return Ok((DeliveryOutcome::Suppressed, Some(reason.into())));
+                    return Ok(
+                        Report::new(DeliveryOutcome::Suppressed, Some(reason)).billed(billed)
+                    );
                 }
             },
             Err(e) => {
-                give_back(table, &taken).await;
+                give_back(table, taken).await;
                 return Err(release(table, &claim, e.into()).await);
             }
         }
@@ -140,12 +179,12 @@ where
             {
                 tracing::warn!(requestId = %envelope.request_id, error = %e, "sent, but not recorded");
             }
-            Ok((DeliveryOutcome::Sent, cc_note.map(str::to_owned)))
+            Ok(Report::new(DeliveryOutcome::Sent, cc_note).billed(billed))
         }
         Err(SendError::Recipient(reason)) => {
-            give_back(table, &taken).await;
+            give_back(table, taken).await;
             finish(table, &claim, DeliveryState::Failed, None, Some(&reason)).await?;
-            Ok((DeliveryOutcome::Failed, Some(reason)))
+            Ok(Report::new(DeliveryOutcome::Failed, Some(&reason)))
         }
         Err(SendError::Ambiguous(reason)) => {
             // It may be out: it keeps its places in the limits, and the retry knows.
@@ -156,11 +195,11 @@ where
             Err(error)
         }
         Err(SendError::Transient(reason)) => {
-            give_back(table, &taken).await;
+            give_back(table, taken).await;
             Err(release(table, &claim, FamilyError::Send(reason)).await)
         }
         Err(SendError::Configuration(reason)) => {
-            give_back(table, &taken).await;
+            give_back(table, taken).await;
             Err(release(table, &claim, FamilyError::Configuration(reason)).await)
         }
     }
@@ -193,28 +232,34 @@ async fn release(table: &SessionsTable, claim: &Claim, error: FamilyError) -> Fa
 
 /// Uncounts a message that was not sent (best effort: a count left behind only makes a limit
 /// stricter for the rest of the hour).
-async fn give_back(table: &SessionsTable, taken: &[Taken]) {
+async fn give_back(table: &SessionsTable, taken: Vec<Taken>) {
     for t in taken {
         let _ = table.give_back(t).await;
     }
 }
 
-/// Logs the invocation's line (outcome, reason, masked recipient) and returns its outcome.
+/// Logs the invocation's line (outcome, reason, masked recipient, what it was billed as) and
+/// returns its outcome.
 pub fn log_delivery(
     family: Family,
     envelope: &Envelope,
     masked_recipient: &str,
-    result: Result<(DeliveryOutcome, Option<String>), FamilyError>,
+    result: Result<Report, FamilyError>,
     started: std::time::Instant,
 ) -> Result<DeliveryOutcome, FamilyError> {
-    let (outcome, reason) = match &result {
-        Ok((outcome, reason)) => (Ok(outcome.name()), reason.as_deref()),
-        Err(e) => (Err(e), None),
+    let (outcome, reason, billed) = match &result {
+        Ok(report) => (
+            Ok(report.outcome.name()),
+            report.reason.as_deref(),
+            report.billed,
+        ),
+        Err(e) => (Err(e), None, None),
     };
     let detail = Detail {
         recipient: Some(masked_recipient),
         reason,
+        billed,
     };
     log_invocation(family, envelope, outcome, detail, started);
-    result.map(|(outcome, _)| outcome)
+    result.map(|report| report.outcome)
 }

@@ -148,6 +148,9 @@ pub fn misrouted(family: Family, envelope: &Envelope, started: Instant) -> Famil
 pub struct Detail<'a> {
     pub recipient: Option<&'a str>,
     pub reason: Option<&'a str>,
+    /// What a message sent or suppressed is billed as: SMS parts, e-mail recipients. The line's
+    /// metric counts this many ([`crate::metrics`]).
+    pub billed: Option<u32>,
 }
 
 /// The invocation's log line and metric: function, request id, type, outcome (`error` when
@@ -177,6 +180,7 @@ pub fn log_invocation(
             outcome,
             recipient,
             reason,
+            billed = detail.billed,
             session,
             durationMs = duration_ms,
             "callback"

@@ -149,6 +149,28 @@ impl EmailAddress {
     pub fn domain(&self) -> &str {
         self.0.split_once('@').map_or("", |(_, d)| d)
     }
+
+    /// The mailbox the address delivers to, as the limits count it: lower case, the `+tag`
+    /// of the local part removed (subaddressing, which Gmail, Outlook, iCloud, Fastmail and
+    /// most servers deliver to the same mailbox), and for Gmail, which ignores them, the dots
+    /// of the local part too (`googlemail.com` is `gmail.com`). Collapsing two mailboxes that
+    /// differ only so only makes a limit stricter; never collapsing them let one inbox get a
+    /// limit's worth per spelling.
+    pub fn mailbox(&self) -> String {
+        let local = self.local_part().to_ascii_lowercase();
+        let mut domain = self.domain().to_ascii_lowercase();
+        let mut local = match local.split_once('+') {
+            Some((base, _)) if !base.is_empty() => base.to_owned(),
+            _ => local,
+        };
+        if domain == "googlemail.com" {
+            domain = "gmail.com".to_owned();
+        }
+        if domain == "gmail.com" {
+            local.retain(|c| c != '.');
+        }
+        format!("{local}@{domain}")
+    }
 }
 string_newtype!(EmailAddress);
 
@@ -578,6 +600,19 @@ impl fmt::Debug for SessionLink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mailbox_is_its_address_without_case_tags_or_gmail_dots() {
+        let mailbox = |a: &str| EmailAddress::parse(a).unwrap().mailbox();
+        assert_eq!(mailbox("Victim@Example.com"), "victim@example.com");
+        assert_eq!(mailbox("victim+1@example.com"), "victim@example.com");
+        assert_eq!(mailbox("victim+a+b@example.com"), "victim@example.com");
+        assert_eq!(mailbox("v.i.c.t.i.m+x@GoogleMail.com"), "victim@gmail.com");
+        assert_eq!(mailbox("V.ictim@gmail.com"), "victim@gmail.com");
+        // Dots matter elsewhere; a local part that is only a tag is kept.
+        assert_eq!(mailbox("john.doe@example.com"), "john.doe@example.com");
+        assert_eq!(mailbox("+tag@example.com"), "+tag@example.com");
+    }
 
     #[test]
     fn debug_of_sensitive_types_is_masked() {

@@ -44,6 +44,7 @@ pub mod numbering;
 pub mod parse;
 pub mod policy;
 pub mod redact;
+pub mod segments;
 pub mod store;
 pub mod timestamp;
 

@@ -130,22 +130,35 @@ pub struct Delivery {
     pub key: String,
     /// What the record and the logs show of the recipient.
     pub masked_recipient: String,
+    /// What the message is billed as: an SMS's parts, an e-mail's recipients (To and every
+    /// Cc). The limits of [`Weight::Billed`] count this many, less the Cc addresses left out.
+    pub billed: u32,
     /// A reason to record the delivery `suppressed` before anything else, e.g. a country
     /// outside the allowed list.
     pub suppress: Option<&'static str>,
     /// The hourly limits the message counts against, in the order they are taken: the
-    /// recipients', then the session's, then the deployment's.
+    /// recipients', then the session's, then the deployment's budget.
     pub limits: Vec<Limit>,
 }
 
-/// One hourly limit a message counts against: at most `per_hour` messages of `scope` in any
-/// 60 minutes.
+/// One hourly limit a message counts against: at most `per_hour` of what it counts in any 60
+/// minutes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limit {
     /// What is counted: a recipient's one-way tag, a session's, or the deployment's budget.
     pub scope: String,
     pub per_hour: u32,
     pub over: OverLimit,
+    pub weight: Weight,
+}
+
+/// What one message counts for against a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weight {
+    /// One: an e-mail against one address's limit.
+    One,
+    /// What it is billed as ([`Delivery::billed`]): SMS parts, e-mail recipients.
+    Billed,
 }
 
 /// What happens to a message over one of its limits.
@@ -157,10 +170,20 @@ pub enum OverLimit {
     DropCc(usize),
 }
 
+/// Why a message over the deployment's budget of its kind is not sent.
+pub const BUDGET_EXHAUSTED: &str = "budget-exhausted";
+pub const LINK_BUDGET_EXHAUSTED: &str = "link-budget-exhausted";
+
 impl Limit {
-    /// A recipient's limit: `channel` and the address or number, hashed, so the table holds no
+    /// A recipient's limit: `channel` and the number or mailbox, hashed, so the table holds no
     /// recipient in clear.
-    pub fn recipient(channel: Channel, recipient: &str, per_hour: u32, over: OverLimit) -> Self {
+    pub fn recipient(
+        channel: Channel,
+        recipient: &str,
+        per_hour: u32,
+        over: OverLimit,
+        weight: Weight,
+    ) -> Self {
         Self {
             scope: format!(
                 "{}#{}",
@@ -169,10 +192,12 @@ impl Limit {
             ),
             per_hour,
             over,
+            weight,
         }
     }
 
-    /// A session's limit on a channel, whatever the recipients.
+    /// A session's limit on a channel, whatever the recipients: in what its messages are
+    /// billed as.
     pub fn session(channel: Channel, session: &str, per_hour: u32) -> Self {
         Self {
             scope: format!(
@@ -182,15 +207,26 @@ impl Limit {
             ),
             per_hour,
             over: OverLimit::Suppress("session-rate-limited"),
+            weight: Weight::Billed,
         }
     }
 
-    /// The deployment's budget on a channel, across every recipient and session.
-    pub fn budget(channel: Channel, per_hour: u32) -> Self {
+    /// The deployment's budget on a channel for one kind of message, across every recipient
+    /// and session, in what the messages are billed as. OTPs and session links have a budget
+    /// each, so a flood of links cannot spend what the OTPs need.
+    pub fn budget(channel: Channel, kind: Kind, per_hour: u32) -> Self {
+        let (scope, reason) = match kind {
+            Kind::OneTimePassword => (format!("{}-budget", channel.name()), BUDGET_EXHAUSTED),
+            Kind::SessionLink => (
+                format!("{}-link-budget", channel.name()),
+                LINK_BUDGET_EXHAUSTED,
+            ),
+        };
         Self {
-            scope: format!("{}-budget", channel.name()),
+            scope,
             per_hour,
-            over: OverLimit::Suppress("budget-exhausted"),
+            over: OverLimit::Suppress(reason),
+            weight: Weight::Billed,
         }
     }
 }
@@ -231,6 +267,27 @@ mod tests {
         );
         assert_eq!(DeliveryState::Pending.name(), "pending");
         assert_eq!(DeliveryOutcome::Deduplicated.name(), "deduplicated");
+    }
+
+    #[test]
+    fn otps_and_links_have_a_budget_each() {
+        let otp = Limit::budget(Channel::Sms, Kind::OneTimePassword, 200);
+        let link = Limit::budget(Channel::Sms, Kind::SessionLink, 50);
+        assert_eq!(
+            (otp.scope.as_str(), otp.over),
+            ("sms-budget", OverLimit::Suppress("budget-exhausted"))
+        );
+        assert_eq!(
+            (link.scope.as_str(), link.over),
+            (
+                "sms-link-budget",
+                OverLimit::Suppress("link-budget-exhausted")
+            )
+        );
+        assert_ne!(
+            Limit::budget(Channel::Email, Kind::OneTimePassword, 1).scope,
+            otp.scope
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //!
 //! The line's `outcome` names the metric (`handoff-failed` counts as `HandoffFailed`), its
 //! `function` is the dimension, and a non-empty `reason` adds a `function, reason` breakdown.
+//! The metric counts 1, or the line's `billed` when it has one: a message sent or suppressed
+//! counts as its SMS parts or e-mail recipients, what the provider bills.
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -63,7 +65,8 @@ where
 }
 
 /// The line for one invocation: its fields, a timestamp and level like the other log lines,
-/// and the `_aws` metadata with a count of 1 when it names a function and an outcome.
+/// and the `_aws` metadata with a count (1, or `billed`) when it names a function and an
+/// outcome.
 pub fn document(
     namespace: &str,
     level: Level,
@@ -101,7 +104,12 @@ pub fn document(
             }],
         }),
     );
-    line.insert(metric, 1.into());
+    let count = line
+        .get("billed")
+        .and_then(Value::as_u64)
+        .filter(|billed| *billed > 0)
+        .unwrap_or(1);
+    line.insert(metric, count.into());
     Value::Object(line)
 }
 
@@ -251,6 +259,19 @@ mod tests {
             directive["Metrics"],
             json!([{"Name": "Rejected", "Unit": "Count"}])
         );
+    }
+
+    #[test]
+    fn a_message_counts_what_it_is_billed_as() {
+        let mut three_parts = fields(&[("function", "sms"), ("outcome", "sent")]);
+        three_parts.insert("billed".into(), 3.into());
+        let line = document("Acme", Level::INFO, three_parts, SystemTime::now());
+        assert_eq!(line["Sent"], 3);
+        // Nothing billed is still one invocation's outcome.
+        let mut zero = fields(&[("function", "email"), ("outcome", "deduplicated")]);
+        zero.insert("billed".into(), 0.into());
+        let line = document("Acme", Level::INFO, zero, SystemTime::now());
+        assert_eq!(line["Deduplicated"], 1);
     }
 
     #[test]

@@ -11,9 +11,9 @@ use shared::delivery::{SendError, deliver, log_delivery};
 use shared::family::{FamilyError, Handler, misrouted};
 use shared::fields::EmailAddress;
 use shared::message::{
-    Channel, Delivery, DeliveryOutcome, DeliveryRules, Kind, Limit, OverLimit, digest_key,
+    Channel, Delivery, DeliveryOutcome, DeliveryRules, Kind, Limit, OverLimit, Weight, digest_key,
 };
-use shared::policy::hourly_limit;
+use shared::policy::{hourly_budget, hourly_limit};
 use shared::redact::mask_email;
 use shared::{Callback, Envelope, Family, SessionsTable};
 
@@ -25,11 +25,18 @@ pub struct EmailConfig {
     pub from_name: Option<String>,
     /// `SES_CONFIGURATION_SET`: for event publishing (bounces, complaints).
     pub configuration_set: Option<String>,
-    /// `EMAIL_RATE_LIMIT_PER_HOUR` (10): e-mails per address, To or Cc, in any 60 minutes.
+    /// `EMAIL_RATE_LIMIT_PER_HOUR` (10): e-mails per mailbox ([`EmailAddress::mailbox`]), To
+    /// or Cc, in any 60 minutes.
     pub rate_limit_per_hour: u32,
-    /// `EMAIL_PER_SESSION_PER_HOUR` (10): e-mails per session in any 60 minutes, whatever the
-    /// addresses.
+    /// `EMAIL_PER_SESSION_PER_HOUR` (20): recipients (To and each Cc) per session in any 60
+    /// minutes, whatever the addresses.
     pub per_session_per_hour: u32,
+    /// `EMAIL_MAX_PER_HOUR` (500): OTP e-mail recipients of the whole deployment in any 60
+    /// minutes.
+    pub max_per_hour: u32,
+    /// `EMAIL_LINK_MAX_PER_HOUR` (200): session-link e-mail recipients, To and each Cc, of the
+    /// whole deployment in any 60 minutes: a budget of their own, like the SMS ones.
+    pub link_max_per_hour: u32,
     pub rules: DeliveryRules,
 }
 
@@ -58,7 +65,13 @@ impl EmailConfig {
             from_name,
             configuration_set,
             rate_limit_per_hour: hourly_limit(lookup, "EMAIL_RATE_LIMIT_PER_HOUR", 10)?,
-            per_session_per_hour: hourly_limit(lookup, "EMAIL_PER_SESSION_PER_HOUR", 10)?,
+            per_session_per_hour: hourly_limit(lookup, "EMAIL_PER_SESSION_PER_HOUR", 20)?,
+            max_per_hour: hourly_budget(lookup, "EMAIL_MAX_PER_HOUR", DEFAULT_MAX_PER_HOUR)?,
+            link_max_per_hour: hourly_budget(
+                lookup,
+                "EMAIL_LINK_MAX_PER_HOUR",
+                DEFAULT_LINK_MAX_PER_HOUR,
+            )?,
             rules: DeliveryRules::from_lookup(lookup)?,
         })
     }
@@ -80,6 +93,12 @@ impl EmailConfig {
         }
     }
 }
+
+/// The deployment's OTP e-mail budget, in recipients, when `EMAIL_MAX_PER_HOUR` is unset: far
+/// above a company's verification traffic, far below what gets an SES account paused.
+pub const DEFAULT_MAX_PER_HOUR: u32 = 500;
+/// The session-link e-mail budget, in recipients, when `EMAIL_LINK_MAX_PER_HOUR` is unset.
+pub const DEFAULT_LINK_MAX_PER_HOUR: u32 = 200;
 
 /// The e-mail a callback asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,6 +171,20 @@ pub fn compose(callback: &Callback) -> Option<Email> {
     }
 }
 
+/// The Cc addresses whose mailbox is neither the To address's nor an earlier Cc's: one inbox
+/// gets one copy, however many spellings of it the callback lists.
+pub fn distinct_mailboxes(to: &EmailAddress, cc: Vec<EmailAddress>) -> Vec<EmailAddress> {
+    let mut seen = vec![to.mailbox()];
+    cc.into_iter()
+        .filter(|address| {
+            let mailbox = address.mailbox();
+            let new = !seen.contains(&mailbox);
+            seen.push(mailbox);
+            new
+        })
+        .collect()
+}
+
 pub struct EmailFamily {
     pub ses: aws_sdk_ses::Client,
     pub table: SessionsTable,
@@ -174,14 +207,16 @@ impl EmailFamily {
 
     pub async fn handle(&self, envelope: &Envelope) -> Result<DeliveryOutcome, FamilyError> {
         let started = Instant::now();
-        let Some(email) = compose(&envelope.callback) else {
+        let Some(mut email) = compose(&envelope.callback) else {
             return Err(misrouted(Family::Email, envelope, started));
         };
+        email.cc = distinct_mailboxes(&email.to, std::mem::take(&mut email.cc));
         let masked = mask_email(email.to.as_str());
         let session = envelope.callback.session_id().map_or("", |s| s.as_str());
         let cc: Vec<&str> = email.cc.iter().map(EmailAddress::as_str).collect();
         let cc = cc.join(",");
         let to = email.to.as_str().to_ascii_lowercase();
+        let recipients = 1 + email.cc.len();
         let delivery = Delivery {
             channel: Channel::Email,
             kind: email.kind,
@@ -194,8 +229,9 @@ impl EmailFamily {
                 &email.text,
             ]),
             masked_recipient: masked.clone(),
+            billed: u32::try_from(recipients).unwrap_or(u32::MAX),
             suppress: None,
-            limits: self.limits(&email, &to, session),
+            limits: self.limits(&email, session),
         };
         let result = deliver(
             &self.table,
@@ -208,25 +244,36 @@ impl EmailFamily {
         log_delivery(Family::Email, envelope, &masked, result, started)
     }
 
-    /// The To address's limit, each Cc address's (over it, the e-mail goes without that Cc),
-    /// then the session's.
-    fn limits(&self, email: &Email, to: &str, session: &str) -> Vec<Limit> {
-        let per_address = self.config.rate_limit_per_hour;
+    /// The To mailbox's limit, each Cc mailbox's (over it, the e-mail goes without that Cc),
+    /// then the session's and the deployment's budget, both counting recipients.
+    fn limits(&self, email: &Email, session: &str) -> Vec<Limit> {
+        let per_mailbox = self.config.rate_limit_per_hour;
         let mut limits = vec![Limit::recipient(
             Channel::Email,
-            to,
-            per_address,
+            &email.to.mailbox(),
+            per_mailbox,
             OverLimit::Suppress("rate-limited"),
+            Weight::One,
         )];
         limits.extend(email.cc.iter().enumerate().map(|(i, cc)| {
-            let cc = cc.as_str().to_ascii_lowercase();
-            Limit::recipient(Channel::Email, &cc, per_address, OverLimit::DropCc(i))
+            Limit::recipient(
+                Channel::Email,
+                &cc.mailbox(),
+                per_mailbox,
+                OverLimit::DropCc(i),
+                Weight::One,
+            )
         }));
         limits.push(Limit::session(
             Channel::Email,
             session,
             self.config.per_session_per_hour,
         ));
+        let budget = match email.kind {
+            Kind::OneTimePassword => self.config.max_per_hour,
+            Kind::SessionLink => self.config.link_max_per_hour,
+        };
+        limits.push(Limit::budget(Channel::Email, email.kind, budget));
         limits
     }
 
@@ -335,6 +382,15 @@ mod tests {
                 .text
                 .starts_with("Bcc: victim@example.com\nSubject: hi")
         );
+    }
+
+    #[test]
+    fn one_inbox_gets_one_copy_whatever_the_spellings() {
+        let to = EmailAddress::parse("victim@gmail.com").unwrap();
+        let cc = CcList::parse("Victim+1@gmail.com; v.ictim@googlemail.com; boss@example.com; BOSS@example.com; other@example.com").unwrap();
+        let kept = distinct_mailboxes(&to, cc.addresses().to_vec());
+        let kept: Vec<&str> = kept.iter().map(EmailAddress::as_str).collect();
+        assert_eq!(kept, ["boss@example.com", "other@example.com"]);
     }
 
     #[test]

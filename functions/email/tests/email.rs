@@ -2,66 +2,19 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_config::SdkConfig;
-use email::{EmailConfig, EmailFamily};
+use email::EmailFamily;
 use shared::callback::EmailOneTimePassword;
 use shared::family::FamilyError;
 use shared::fields::{EmailAddress, EmailContent, SessionId, Subject};
-use shared::message::{DeliveryOutcome, DeliveryRules};
-use shared::{Callback, Envelope, SessionsTable, Timestamp};
+use shared::message::DeliveryOutcome;
+use shared::{Callback, Timestamp};
 use testkit::Moto;
 use testkit::samples::callback as sample;
 use testkit::text as s;
 
-const TABLE: &str = "sessions";
-const FROM: &str = "no-reply@verify.example.com";
+mod common;
 
-fn config() -> EmailConfig {
-    EmailConfig {
-        from_address: EmailAddress::parse(FROM).unwrap(),
-        from_name: Some("Acme Verification".into()),
-        configuration_set: None,
-        rate_limit_per_hour: 10,
-        per_session_per_hour: 10,
-        rules: DeliveryRules::default(),
-    }
-}
-
-async fn family(moto: &Moto, verify_sender: bool) -> (EmailFamily, SdkConfig) {
-    let aws = moto.sdk_config().await;
-    testkit::create_sessions_table(&aws, TABLE).await;
-    let ses = aws_sdk_ses::Client::new(&aws);
-    if verify_sender {
-        ses.verify_email_identity()
-            .email_address(FROM)
-            .send()
-            .await
-            .unwrap();
-    }
-    let family = EmailFamily {
-        ses,
-        table: SessionsTable::new(aws_sdk_dynamodb::Client::new(&aws), TABLE),
-        config: config(),
-    };
-    (family, aws)
-}
-
-fn envelope(callback: Callback, request_id: &str) -> Envelope {
-    Envelope {
-        request_id: request_id.into(),
-        received_at: Timestamp::now(),
-        callback,
-    }
-}
-
-fn otp(address: &str, content: &str) -> Callback {
-    Callback::EmailOneTimePassword(EmailOneTimePassword {
-        session_id: SessionId::parse("session-1").unwrap(),
-        address: EmailAddress::parse(address).unwrap(),
-        subject: Subject::parse("Your code").unwrap(),
-        content: EmailContent::parse(content).unwrap(),
-    })
-}
+use common::{FROM, TABLE, envelope, family, link_with_cc, otp};
 
 #[tokio::test]
 async fn reference_samples_are_sent_as_email() {
@@ -226,19 +179,6 @@ async fn an_unreachable_ses_fails_the_invocation_and_the_retry_sends() {
     assert_eq!(moto.emails().await.len(), 1);
 }
 
-fn link_with_cc(session: &str, to: &str, cc: &str) -> Callback {
-    let token = format!("https://widget.identomat.com/?session_token={session}");
-    Callback::EmailSessionLink(shared::callback::EmailSessionLink {
-        session_id: SessionId::parse(session).unwrap(),
-        address: EmailAddress::parse(to).unwrap(),
-        subject: Subject::parse("Verification Required").unwrap(),
-        content: EmailContent::parse("Please verify.").unwrap(),
-        cc: shared::fields::CcList::parse(cc).unwrap(),
-        session_link: shared::fields::SessionLink::parse(&token).unwrap(),
-        created_by: None,
-    })
-}
-
 #[tokio::test]
 async fn a_cc_address_counts_against_its_own_limit() {
     let moto = Moto::start().await;
@@ -288,6 +228,64 @@ async fn one_session_gets_at_most_its_limit_of_emails_whatever_the_addresses() {
         let outcome = family.handle(&envelope(callback, &format!("r{i}"))).await;
         sent += usize::from(outcome.unwrap() == DeliveryOutcome::Sent);
     }
+    // EMAIL_PER_SESSION_PER_HOUR: 20 recipients.
+    assert_eq!(sent, 20);
+    assert_eq!(moto.emails().await.len(), 20);
+}
+
+#[tokio::test]
+async fn a_session_counts_recipients_not_emails() {
+    let moto = Moto::start().await;
+    let (family, _) = family(&moto, true).await;
+    let cc = "a@example.com; b@example.com; c@example.com; d@example.com";
+    let mut outcomes = Vec::new();
+    for i in 0..5 {
+        let e = envelope(
+            link_with_cc("one-session", &format!("to{i}@example.com"), cc),
+            &format!("r{i}"),
+        );
+        outcomes.push(family.handle(&e).await.unwrap());
+    }
+    // Five recipients each: four e-mails make the session's 20.
+    use DeliveryOutcome::{Sent, Suppressed};
+    assert_eq!(outcomes, [Sent, Sent, Sent, Sent, Suppressed]);
+}
+
+#[tokio::test]
+async fn an_inbox_is_counted_whatever_the_spelling() {
+    let moto = Moto::start().await;
+    let (family, _) = family(&moto, true).await;
+    let spellings = [
+        "victim@gmail.com",
+        "Victim@gmail.com",
+        "victim+1@gmail.com",
+        "v.ictim@gmail.com",
+        "vic.tim+x@googlemail.com",
+    ];
+    let mut sent = 0;
+    for i in 0..12 {
+        let callback = Callback::EmailOneTimePassword(EmailOneTimePassword {
+            session_id: SessionId::parse(&format!("session-{i}")).unwrap(),
+            address: EmailAddress::parse(spellings[i % spellings.len()]).unwrap(),
+            subject: Subject::parse("Your code").unwrap(),
+            content: EmailContent::parse(&format!("Your code is {i}")).unwrap(),
+        });
+        let outcome = family.handle(&envelope(callback, &format!("r{i}"))).await;
+        sent += usize::from(outcome.unwrap() == DeliveryOutcome::Sent);
+    }
+    // EMAIL_RATE_LIMIT_PER_HOUR: 10 per mailbox, however it is written.
     assert_eq!(sent, 10);
-    assert_eq!(moto.emails().await.len(), 10);
+    // And one e-mail lists one inbox once: the Cc spellings of the To mailbox are left out.
+    let e = envelope(
+        link_with_cc(
+            "cc-session",
+            "someone@gmail.com",
+            "Someone+cc@gmail.com; s.omeone@googlemail.com; boss@example.com",
+        ),
+        "cc",
+    );
+    assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Sent);
+    let emails = moto.emails().await;
+    let last = emails.last().unwrap();
+    assert_eq!(last.destinations.cc_addresses, ["boss@example.com"]);
 }

@@ -213,6 +213,7 @@ fn events_of(callback: &Callback, request_id: &str, at: Timestamp) -> Vec<Notifi
                 kind,
                 key: "0123456789abcdef0123456789abcdef".into(),
                 masked_recipient: recipient,
+                billed: 1,
                 suppress: None,
                 limits: Vec::new(),
             };

@@ -6,15 +6,16 @@ use std::time::Instant;
 use aws_sdk_sns::types::MessageAttributeValue;
 use shared::config::{ConfigError, optional};
 use shared::countries::SmsDestinations;
-use shared::delivery::{SendError, deliver, log_delivery};
+use shared::delivery::{Report, SendError, deliver, log_delivery};
 use shared::family::{FamilyError, Handler, misrouted};
 use shared::fields::{PhoneNumber, SmsText};
 use shared::message::{
     Channel, Delivery, DeliveryOutcome, DeliveryRules, DeliveryState, Kind, Limit, OverLimit,
-    digest_key,
+    Weight, digest_key,
 };
 use shared::policy::{hourly_budget, hourly_limit};
 use shared::redact::mask_phone;
+use shared::segments;
 use shared::{Callback, Envelope, Family, SessionsTable};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,12 +30,16 @@ pub struct SmsConfig {
     /// geographic one; `SMS_ALLOWED_NUMBER_TYPES`: premium-rate, shared-cost or UAN numbers
     /// opted into (none by default).
     pub destinations: SmsDestinations,
-    /// `SMS_RATE_LIMIT_PER_HOUR` (5): SMS per phone number in any 60 minutes.
+    /// `SMS_RATE_LIMIT_PER_HOUR` (10): SMS parts per phone number in any 60 minutes.
     pub rate_limit_per_hour: u32,
-    /// `SMS_PER_SESSION_PER_HOUR` (5): SMS per session in any 60 minutes, whatever the numbers.
+    /// `SMS_PER_SESSION_PER_HOUR` (10): SMS parts per session in any 60 minutes, whatever the
+    /// numbers.
     pub per_session_per_hour: u32,
-    /// `SMS_MAX_PER_HOUR` (200): SMS of the whole deployment in any 60 minutes.
+    /// `SMS_MAX_PER_HOUR` (200): OTP SMS parts of the whole deployment in any 60 minutes.
     pub max_per_hour: u32,
+    /// `SMS_LINK_MAX_PER_HOUR` (50): session-link SMS parts of the whole deployment in any 60
+    /// minutes: a budget of their own, so a flood of links cannot spend the OTPs'.
+    pub link_max_per_hour: u32,
     pub rules: DeliveryRules,
 }
 
@@ -71,17 +76,26 @@ impl SmsConfig {
             origination_number,
             max_price_usd,
             destinations: SmsDestinations::from_lookup(lookup)?,
-            rate_limit_per_hour: hourly_limit(lookup, "SMS_RATE_LIMIT_PER_HOUR", 5)?,
-            per_session_per_hour: hourly_limit(lookup, "SMS_PER_SESSION_PER_HOUR", 5)?,
+            rate_limit_per_hour: hourly_limit(lookup, "SMS_RATE_LIMIT_PER_HOUR", 10)?,
+            per_session_per_hour: hourly_limit(lookup, "SMS_PER_SESSION_PER_HOUR", 10)?,
             max_per_hour: hourly_budget(lookup, "SMS_MAX_PER_HOUR", DEFAULT_MAX_PER_HOUR)?,
+            link_max_per_hour: hourly_budget(
+                lookup,
+                "SMS_LINK_MAX_PER_HOUR",
+                DEFAULT_LINK_MAX_PER_HOUR,
+            )?,
             rules: DeliveryRules::from_lookup(lookup)?,
         })
     }
 }
 
-/// The deployment's SMS budget when `SMS_MAX_PER_HOUR` is unset (the template's default too):
-/// far above a company's verification traffic, a bounded bill for a night of pumping.
+/// The deployment's OTP SMS budget, in parts, when `SMS_MAX_PER_HOUR` is unset (the template's
+/// default too): far above a company's verification traffic, a bounded bill for a night of
+/// pumping.
 pub const DEFAULT_MAX_PER_HOUR: u32 = 200;
+/// The session-link SMS budget, in parts, when `SMS_LINK_MAX_PER_HOUR` is unset: operators send
+/// links from the Manage platform, far fewer than the OTPs.
+pub const DEFAULT_LINK_MAX_PER_HOUR: u32 = 50;
 
 /// The SMS a callback asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +158,10 @@ impl SmsFamily {
         };
         let masked = mask_phone(sms.to.as_str());
         let session = envelope.callback.session_id().map_or("", |s| s.as_str());
+        let budget = match sms.kind {
+            Kind::OneTimePassword => self.config.max_per_hour,
+            Kind::SessionLink => self.config.link_max_per_hour,
+        };
         let delivery = Delivery {
             channel: Channel::Sms,
             kind: sms.kind,
@@ -154,6 +172,7 @@ impl SmsFamily {
                 &sms.message,
             ]),
             masked_recipient: masked.clone(),
+            billed: segments::parts(&sms.message).count,
             suppress: self.config.destinations.refusal(&sms.to),
             limits: vec![
                 Limit::recipient(
@@ -161,9 +180,10 @@ impl SmsFamily {
                     sms.to.as_str(),
                     self.config.rate_limit_per_hour,
                     OverLimit::Suppress("rate-limited"),
+                    Weight::Billed,
                 ),
                 Limit::session(Channel::Sms, session, self.config.per_session_per_hour),
-                Limit::budget(Channel::Sms, self.config.max_per_hour),
+                Limit::budget(Channel::Sms, sms.kind, budget),
             ],
         };
         let result = if sms.message.len() > SmsText::MAX_BYTES {
@@ -176,7 +196,11 @@ impl SmsFamily {
                     "message-too-long",
                 )
                 .await
-                .map(|()| (DeliveryOutcome::Failed, Some("message-too-long".to_owned())))
+                .map(|()| Report {
+                    outcome: DeliveryOutcome::Failed,
+                    reason: Some("message-too-long".to_owned()),
+                    billed: None,
+                })
                 .map_err(FamilyError::from)
         } else {
             deliver(&self.table, &self.config.rules, envelope, &delivery, |_| {
@@ -291,7 +315,7 @@ mod tests {
                 config.per_session_per_hour,
                 config.max_per_hour
             ),
-            (5, 5, DEFAULT_MAX_PER_HOUR)
+            (10, 10, DEFAULT_MAX_PER_HOUR)
         );
         let refusal =
             |number: &str| (config.destinations).refusal(&PhoneNumber::parse(number).unwrap());

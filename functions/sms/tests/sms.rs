@@ -146,23 +146,24 @@ async fn twenty_identical_envelopes_at_once_send_one_sms() {
 }
 
 #[tokio::test]
-async fn the_sixth_sms_to_a_number_within_the_hour_is_suppressed() {
+async fn the_eleventh_sms_to_a_number_within_the_hour_is_suppressed() {
     let moto = Moto::start().await;
     let (family, aws) = family(&moto, config()).await;
-    for i in 0..6 {
+    // SMS_RATE_LIMIT_PER_HOUR's 10 parts: ten one-part OTPs.
+    for i in 0..11 {
         let e = envelope(
-            otp("+995599000001", &format!("Your code is 100{i}")),
+            otp("+995599000001", &format!("Your code is 10{i:02}")),
             &format!("r{i}"),
         );
-        let expected = if i < 5 {
+        let expected = if i < 10 {
             DeliveryOutcome::Sent
         } else {
             DeliveryOutcome::Suppressed
         };
         assert_eq!(family.handle(&e).await.unwrap(), expected, "sms {i}");
     }
-    assert_eq!(moto.sms().await.len(), 5);
-    // Another number has its own limit, but not in the same session, which had its five.
+    assert_eq!(moto.sms().await.len(), 10);
+    // Another number has its own limit, but not in the same session, which had its ten.
     let other = envelope(otp("+995599000002", "Your code is 2000"), "other");
     assert_eq!(
         family.handle(&other).await.unwrap(),

@@ -1,9 +1,10 @@
 //! Hourly limits as sliding windows of one-minute counters, one item per limited scope
 //! (`ratelimit#<scope>`, record `window`), each counter an attribute `m<minute>`.
 //!
-//! Taking a place is one `ADD` that returns the whole window: the message is within its limit
-//! when the counters of the current minute and the 60 before it, its own included, add up to
-//! at most the limit, else its count is given back at once. So every 60 minutes hold at most
+//! Taking a place is one `ADD` of what the message counts for (one, or its parts or recipients)
+//! that returns the whole window: the message is within its limit when the counters of the
+//! current minute and the 60 before it, its own included, add up to at most the limit, else its
+//! count is given back at once. So every 60 minutes hold at most
 //! `per_hour` messages (the window remembers a minute longer, never shorter), and a message
 //! costs the same one or two requests whatever the limit: no read-modify-write, no retries on
 //! contention. Two racing messages may both see each other and both be refused; neither can
@@ -25,10 +26,12 @@ const WINDOW_MINUTES: u64 = 60;
 const KEEP: Duration = Duration::from_secs(2 * 3600);
 
 /// One message counted against a limit; give it back if the message is not sent after all.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Giving back takes it by value: a count is given back at most once.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Taken {
     partition: String,
     counter: String,
+    weight: u32,
 }
 
 fn minute(t: SystemTime) -> u64 {
@@ -55,14 +58,15 @@ fn tally(window: &Item, now: u64) -> (u64, Vec<String>) {
 }
 
 impl SessionsTable {
-    /// Counts one message against `limit`: `Some` when it is within, `None` when it is over
-    /// (and nothing stays counted).
-    pub async fn take(&self, limit: &Limit) -> Result<Option<Taken>, StoreError> {
+    /// Counts one message, as `weight`, against `limit`: `Some` when it is within, `None` when
+    /// it is over (and nothing stays counted).
+    pub async fn take(&self, limit: &Limit, weight: u32) -> Result<Option<Taken>, StoreError> {
         let now = SystemTime::now();
         let current = minute(now);
         let taken = Taken {
             partition: format!("ratelimit#{}", limit.scope),
             counter: format!("m{current}"),
+            weight,
         };
         let out = self
             .client
@@ -70,10 +74,10 @@ impl SessionsTable {
             .table_name(&self.name)
             .key("sessionId", s(&taken.partition))
             .key("record", s(WINDOW_RECORD))
-            .update_expression("ADD #counter :one SET #expiresAt = :expiresAt")
+            .update_expression("ADD #counter :weight SET #expiresAt = :expiresAt")
             .expression_attribute_names("#counter", &taken.counter)
             .expression_attribute_names("#expiresAt", "expiresAt")
-            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":weight", n(u64::from(weight)))
             .expression_attribute_values(":expiresAt", expires(now, KEEP))
             .return_values(ReturnValue::AllNew)
             .send()
@@ -85,22 +89,30 @@ impl SessionsTable {
             let _ = self.forget(&taken.partition, &stale).await;
         }
         if total > u64::from(limit.per_hour) {
-            self.give_back(&taken).await?;
+            self.give_back(taken).await?;
             return Ok(None);
         }
         Ok(Some(taken))
     }
 
-    /// Uncounts a message that was not sent.
-    pub async fn give_back(&self, taken: &Taken) -> Result<(), StoreError> {
+    /// Uncounts a message that was not sent. Sent once, without the SDK's retry: a give-back
+    /// whose answer was lost may have been applied, and a second `ADD` would uncount twice,
+    /// letting one more message through than the limit allows. A give-back lost for good only
+    /// leaves the limit stricter for the rest of the hour.
+    pub async fn give_back(&self, taken: Taken) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.name)
             .key("sessionId", s(&taken.partition))
             .key("record", s(WINDOW_RECORD))
-            .update_expression("ADD #counter :minusOne")
+            .update_expression("ADD #counter :minus")
             .expression_attribute_names("#counter", &taken.counter)
-            .expression_attribute_values(":minusOne", AttributeValue::N("-1".to_owned()))
+            .expression_attribute_values(":minus", AttributeValue::N(format!("-{}", taken.weight)))
+            .customize()
+            .config_override(
+                aws_sdk_dynamodb::config::Builder::default()
+                    .retry_config(aws_config::retry::RetryConfig::disabled()),
+            )
             .send()
             .await
             .map(|_| ())

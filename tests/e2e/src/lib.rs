@@ -14,8 +14,6 @@ use ingress::handoff::HandOff;
 use ingress::keys::{KeyRing, KeySource};
 use lambda_http::{Body, Response};
 use shared::family::{FamilyError, decode};
-use shared::fields::EmailAddress;
-use shared::message::DeliveryRules;
 use shared::{Family, Limits, LinkPolicy, SessionsTable};
 use sms::{SmsConfig, SmsFamily};
 use testkit::{FakeLambda, Invocation, Moto};
@@ -82,14 +80,11 @@ impl System {
         let email = EmailFamily {
             ses,
             table: table.clone(),
-            config: EmailConfig {
-                from_address: EmailAddress::parse(SENDER).expect("sender"),
-                from_name: None,
-                configuration_set: None,
-                rate_limit_per_hour: 10,
-                per_session_per_hour: 10,
-                rules: DeliveryRules::default(),
-            },
+            config: EmailConfig::from_lookup(&|name: &str| match name {
+                "EMAIL_FROM_ADDRESS" => Some(SENDER.to_owned()),
+                _ => testkit::required_settings(name),
+            })
+            .expect("the defaults"),
         };
         Self {
             moto,
