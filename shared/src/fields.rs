@@ -45,6 +45,10 @@ pub enum Problem {
     UrlCredentialsOrPort,
     #[error("points to a host that is not allowed")]
     HostNotAllowed,
+    #[error("names a link or domain that is not in SESSION_LINK_HOSTS")]
+    ForeignLink,
+    #[error("would be billed as more SMS parts than SMS_OTP_MAX_PARTS allows")]
+    TooManyParts,
     #[error("carries a session_token that does not match sessionId")]
     TokenMismatch,
     #[error("carries session_token more than once")]

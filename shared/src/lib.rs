@@ -37,6 +37,7 @@ pub mod envelope;
 pub mod error;
 pub mod family;
 pub mod fields;
+pub mod links;
 pub mod logging;
 pub mod message;
 pub mod metrics;

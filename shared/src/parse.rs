@@ -51,7 +51,10 @@ impl Acceptance {
         }
         let fields = BodyFields::parse(body)?;
         self.keys.verify(&fields.presented_key())?;
-        Ok(fields.callback(LinkCheck::Policy(&self.links))?)
+        Ok(fields.callback(Checks::Deployment {
+            links: &self.links,
+            limits: &self.limits,
+        })?)
     }
 }
 
@@ -102,10 +105,10 @@ impl<'a> BodyFields<'a> {
     }
 
     /// The typed callback. Call only after the key was verified.
-    pub fn callback(&self, links: LinkCheck<'_>) -> Result<Callback, InvalidField> {
+    pub fn callback(&self, checks: Checks<'_>) -> Result<Callback, InvalidField> {
         let reader = Reader {
             fields: self,
-            links,
+            checks,
         };
         let type_name = reader.string("type")?;
         Callback::accept(&type_name, &reader).unwrap_or_else(|| {
@@ -130,18 +133,23 @@ impl<'a> BodyFields<'a> {
     }
 }
 
-/// How a session link is checked: against the deployment's policy at the ingress; for its
-/// token only where the policy is not configured (a family decoding an envelope).
+/// What is checked beyond each field's own rule. At the ingress, the deployment's settings: a
+/// session link's host, the hosts the texts name, an OTP's SMS parts. A family decoding an
+/// envelope has no such settings and checks what needs none, a link's token: the ingress
+/// checked the rest before the envelope was written.
 #[derive(Debug, Clone, Copy)]
-pub enum LinkCheck<'p> {
-    Policy(&'p LinkPolicy),
+pub enum Checks<'p> {
+    Deployment {
+        links: &'p LinkPolicy,
+        limits: &'p Limits,
+    },
     TokenOnly,
 }
 
 /// Reads typed fields for the payloads' constructors.
 pub struct Reader<'r, 'a> {
     fields: &'r BodyFields<'a>,
-    links: LinkCheck<'r>,
+    checks: Checks<'r>,
 }
 
 impl<'a> Reader<'_, 'a> {
@@ -208,11 +216,37 @@ impl<'a> Reader<'_, 'a> {
 
     fn link(&self, session: &SessionId) -> Result<SessionLink, InvalidField> {
         let link = self.required("sessionLink", SessionLink::parse)?;
-        match self.links {
-            LinkCheck::Policy(policy) => policy.check(&link, session)?,
-            LinkCheck::TokenOnly => LinkPolicy::check_token(&link, session)?,
+        match self.checks {
+            Checks::Deployment { links, .. } => links.check(&link, session)?,
+            Checks::TokenOnly => LinkPolicy::check_token(&link, session)?,
         }
         Ok(link)
+    }
+
+    /// A text that goes out in the company's name (an SMS text, a subject, a content): it may
+    /// name only the allowed hosts.
+    fn message<T>(
+        &self,
+        name: &'static str,
+        parse: fn(&str) -> Result<T, Problem>,
+    ) -> Result<T, InvalidField> {
+        let raw = self.string(name)?;
+        let text = parse(&raw).map_err(|p| InvalidField::new(name, p))?;
+        if let Checks::Deployment { links, .. } = self.checks {
+            links.check_text(name, &raw)?;
+        }
+        Ok(text)
+    }
+
+    /// An OTP's SMS text: a [`Self::message`] of at most `SMS_OTP_MAX_PARTS` parts.
+    fn otp_text(&self) -> Result<SmsText, InvalidField> {
+        let text = self.message("text", SmsText::parse)?;
+        if let Checks::Deployment { limits, .. } = self.checks
+            && crate::segments::parts(text.as_str()).count > limits.sms_otp_max_parts
+        {
+            return Err(InvalidField::new("text", Problem::TooManyParts));
+        }
+        Ok(text)
     }
 }
 
@@ -220,7 +254,7 @@ impl AcceptFrom<Reader<'_, '_>> for SmsOneTimePassword {
     fn accept_from(f: &Reader<'_, '_>) -> Result<Self, InvalidField> {
         Ok(Self {
             session_id: f.required("sessionId", SessionId::parse)?,
-            text: f.required("text", SmsText::parse)?,
+            text: f.otp_text()?,
             phone_number: f.required("phoneNumber", PhoneNumber::parse)?,
         })
     }
@@ -230,7 +264,7 @@ impl AcceptFrom<Reader<'_, '_>> for SmsSessionLink {
     fn accept_from(f: &Reader<'_, '_>) -> Result<Self, InvalidField> {
         let session_id = f.required("sessionId", SessionId::parse)?;
         Ok(Self {
-            text: f.required("text", SmsText::parse)?,
+            text: f.message("text", SmsText::parse)?,
             phone_number: f.required("phoneNumber", PhoneNumber::parse)?,
             session_link: f.link(&session_id)?,
             created_by: f.optional("createdBy", Operator::parse)?,
@@ -244,8 +278,8 @@ impl AcceptFrom<Reader<'_, '_>> for EmailOneTimePassword {
         Ok(Self {
             session_id: f.required("sessionId", SessionId::parse)?,
             address: f.required("address", EmailAddress::parse)?,
-            subject: f.required("subject", Subject::parse)?,
-            content: f.required("content", EmailContent::parse)?,
+            subject: f.message("subject", Subject::parse)?,
+            content: f.message("content", EmailContent::parse)?,
         })
     }
 }
@@ -255,8 +289,8 @@ impl AcceptFrom<Reader<'_, '_>> for EmailSessionLink {
         let session_id = f.required("sessionId", SessionId::parse)?;
         Ok(Self {
             address: f.required("address", EmailAddress::parse)?,
-            subject: f.required("subject", Subject::parse)?,
-            content: f.required("content", EmailContent::parse)?,
+            subject: f.message("subject", Subject::parse)?,
+            content: f.message("content", EmailContent::parse)?,
             cc: f.cc()?,
             session_link: f.link(&session_id)?,
             created_by: f.optional("createdBy", Operator::parse)?,
@@ -299,7 +333,7 @@ impl<'de> Deserialize<'de> for Callback {
         let body = serde_json::to_vec(&value).map_err(de::Error::custom)?;
         let fields = BodyFields::parse(&body).map_err(de::Error::custom)?;
         fields
-            .callback(LinkCheck::TokenOnly)
+            .callback(Checks::TokenOnly)
             .map_err(de::Error::custom)
     }
 }

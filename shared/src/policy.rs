@@ -2,7 +2,7 @@
 //! many messages a recipient may get in an hour. Each is read once from the environment at
 //! start, and a value nobody meant stops the function there.
 
-use crate::config::{ConfigError, bounded, setting};
+use crate::config::{ConfigError, bounded, setting, within};
 use crate::error::InvalidField;
 use crate::fields::{Problem, SessionId, SessionLink};
 
@@ -66,6 +66,18 @@ impl LinkPolicy {
         Self::check_token(link, session)
     }
 
+    /// Every host `text` names (a URL, with or without a scheme, an address's domain, a bare
+    /// domain: [`crate::links::hosts`]) is an allowed one. The OTP and link texts, subjects and
+    /// contents go out from the company's number and domain: a foreign link in them is
+    /// phishing in the company's name. `@widget.identomat.com #6867` (a WebOTP line) passes.
+    pub fn check_text(&self, field: &'static str, text: &str) -> Result<(), InvalidField> {
+        let allowed = |host: &String| self.allowed_hosts.iter().any(|h| h == host);
+        match crate::links::hosts(text).iter().all(allowed) {
+            true => Ok(()),
+            false => Err(InvalidField::new(field, Problem::ForeignLink)),
+        }
+    }
+
     /// Any `session_token` the link carries is the session's: the part of [`Self::check`]
     /// that needs no deployment setting.
     pub fn check_token(link: &SessionLink, session: &SessionId) -> Result<(), InvalidField> {
@@ -87,24 +99,43 @@ fn valid_host_name(h: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_body_bytes: usize,
+    /// The most SMS parts an OTP text may be billed as ([`crate::segments`]).
+    pub sms_otp_max_parts: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             max_body_bytes: 64 * 1024,
+            sms_otp_max_parts: 3,
         }
     }
 }
 
 impl Limits {
-    /// `MAX_BODY_BYTES`: the largest body accepted; default 65536.
+    /// `SMS_OTP_MAX_PARTS`: 1 to 10 parts. The default, 3, takes every real OTP: a code, a
+    /// sentence or two of warning and a WebOTP line are 1 part in Latin letters and 2 in
+    /// Georgian or Cyrillic (UCS-2: 70 characters in one part, 134 in two), and 3 leaves room
+    /// for a long translation (201 UCS-2 characters, 459 GSM-7). A 1,600-byte text is 11.
+    pub const SMS_OTP_MAX_PARTS: std::ops::RangeInclusive<u64> = 1..=10;
+
+    /// `MAX_BODY_BYTES` (the largest body accepted; default 65536) and `SMS_OTP_MAX_PARTS`.
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let max_body_bytes = setting(lookup, "MAX_BODY_BYTES", Self::default().max_body_bytes)?;
+        let d = Self::default();
+        let max_body_bytes = setting(lookup, "MAX_BODY_BYTES", d.max_body_bytes)?;
         if max_body_bytes == 0 {
             return Err(ConfigError::new("MAX_BODY_BYTES", "must be greater than 0"));
         }
-        Ok(Self { max_body_bytes })
+        let parts = within(
+            lookup,
+            "SMS_OTP_MAX_PARTS",
+            u64::from(d.sms_otp_max_parts),
+            Self::SMS_OTP_MAX_PARTS,
+        )?;
+        Ok(Self {
+            max_body_bytes,
+            sms_otp_max_parts: u32::try_from(parts).unwrap_or(d.sms_otp_max_parts),
+        })
     }
 }
 
@@ -177,7 +208,9 @@ mod tests {
             ["widget.identomat.com", "verify.example.com"]
         );
         let limits = Limits::from_lookup(&env(&[("MAX_BODY_BYTES", "1024")])).unwrap();
-        assert_eq!(limits.max_body_bytes, 1024);
+        assert_eq!((limits.max_body_bytes, limits.sms_otp_max_parts), (1024, 3));
+        let limits = Limits::from_lookup(&env(&[("SMS_OTP_MAX_PARTS", "1")])).unwrap();
+        assert_eq!(limits.sms_otp_max_parts, 1);
     }
 
     #[test]
@@ -185,6 +218,38 @@ mod tests {
         assert!(LinkPolicy::from_lookup(&env(&[("SESSION_LINK_HOSTS", "https://x.com")])).is_err());
         assert!(Limits::from_lookup(&env(&[("MAX_BODY_BYTES", "lots")])).is_err());
         assert!(Limits::from_lookup(&env(&[("MAX_BODY_BYTES", "0")])).is_err());
+        for parts in ["0", "11", "three"] {
+            let error = Limits::from_lookup(&env(&[("SMS_OTP_MAX_PARTS", parts)])).unwrap_err();
+            assert_eq!(error.name, "SMS_OTP_MAX_PARTS", "{parts}");
+        }
+    }
+
+    #[test]
+    fn texts_may_name_the_allowed_hosts_only() {
+        let policy = LinkPolicy::new(["widget.identomat.com", "verify.example.com"]);
+        for ok in [
+            "Your code is 6867",
+            "Your code is 6867\n\n@widget.identomat.com #6867",
+            "Open https://widget.identomat.com/?session_token=abc",
+            "Questions? https://verify.example.com/help",
+        ] {
+            assert_eq!(policy.check_text("text", ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "Your code is 6867. Not you? evil.example/login",
+            "https://widget.identomat.com.evil.com/",
+            "Your code is 6867\n\n@evil.com #6867",
+            "Reply to security@evil.com",
+            "Not you? Call evil.com",
+            "Open sub.widget.identomat.com",
+        ] {
+            let error = policy.check_text("content", bad).unwrap_err();
+            assert_eq!(
+                (error.field, error.problem),
+                ("content", Problem::ForeignLink),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

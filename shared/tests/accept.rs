@@ -410,6 +410,7 @@ fn size_limit_comes_first() {
     let a = Acceptance {
         limits: Limits {
             max_body_bytes: 100,
+            ..Limits::default()
         },
         ..acceptance()
     };
@@ -776,8 +777,11 @@ fn text_rules() {
     assert_eq!(accept(&body), invalid("text", Problem::TooLong));
     body["text"] = json!("ა".repeat(534)); // 1,602 bytes in 534 characters
     assert_eq!(accept(&body), invalid("text", Problem::TooLong));
+    // 1,600 bytes is an SMS text's most; an OTP's is SMS_OTP_MAX_PARTS (below), a link's not.
+    let link = with_field("share-session-link-via-sms", "text", &"x".repeat(1600));
+    assert!(accept(&link).is_ok());
     body["text"] = json!("x".repeat(1600));
-    assert!(accept(&body).is_ok());
+    assert_eq!(accept(&body), invalid("text", Problem::TooManyParts));
     body["text"] = json!("");
     assert_eq!(accept(&body), invalid("text", Problem::Empty));
     body["text"] = json!("code\u{0}1234");
@@ -829,4 +833,85 @@ fn short_key(i: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let digit = |n: usize| char::from(ALPHABET[n % ALPHABET.len()]);
     [i / (62 * 62), i / 62, i].into_iter().map(digit).collect()
+}
+
+fn with_field(sample_name: &str, field: &str, value: &str) -> Value {
+    let mut body: Value = serde_json::from_slice(&sample(sample_name)).unwrap();
+    body[field] = json!(value);
+    body
+}
+
+#[test]
+fn an_otp_of_more_parts_than_sms_otp_max_parts_is_refused_naming_text() {
+    let otp = |text: &str| accept(&with_field("one-time-password-request", "text", text));
+    // GSM-7: 459 characters are 3 parts, 460 are 4; UCS-2: 201 are 3, 202 are 4.
+    for (text, parts) in [
+        ("x".repeat(459), 3),
+        ("x".repeat(460), 4),
+        ("ა".repeat(201), 3),
+        ("ა".repeat(202), 4),
+        (format!("{}€", "x".repeat(457)), 3),
+        (format!("{}€", "x".repeat(458)), 4),
+    ] {
+        assert_eq!(shared::segments::parts(&text).count, parts);
+        match parts {
+            3 => assert!(otp(&text).is_ok(), "{parts} parts"),
+            _ => assert_eq!(otp(&text), invalid("text", Problem::TooManyParts)),
+        }
+    }
+    // Identomat's OTP in Georgian, with its WebOTP line: one part, nowhere near the limit.
+    assert!(otp("თქვენი ერთჯერადი კოდია 6867\n\n@widget.identomat.com #6867").is_ok());
+    // One part allowed: a two-part OTP is refused. Link SMS are never held to it.
+    let strict = Acceptance {
+        limits: Limits {
+            sms_otp_max_parts: 1,
+            ..Limits::default()
+        },
+        ..acceptance()
+    };
+    let body = with_field("one-time-password-request", "text", &"x".repeat(161));
+    assert_eq!(
+        strict.accept(&serde_json::to_vec(&body).unwrap()),
+        invalid("text", Problem::TooManyParts)
+    );
+    let long_link = with_field("share-session-link-via-sms", "text", &"x".repeat(400));
+    assert!(
+        strict
+            .accept(&serde_json::to_vec(&long_link).unwrap())
+            .is_ok()
+    );
+}
+
+#[test]
+fn foreign_links_are_refused_naming_the_field() {
+    for (sample_name, field) in [
+        ("one-time-password-request", "text"),
+        ("share-session-link-via-sms", "text"),
+        ("email-one-time-password-request", "subject"),
+        ("email-one-time-password-request", "content"),
+        ("share-session-link-via-email", "subject"),
+        ("share-session-link-via-email", "content"),
+    ] {
+        for text in [
+            "Verify at https://evil.example/login",
+            "Verify at evil.example/login",
+            "Verify at evil.com",
+            "Reply to help@evil.com",
+        ] {
+            let body = with_field(sample_name, field, text);
+            assert_eq!(
+                accept(&body),
+                invalid(field, Problem::ForeignLink),
+                "{sample_name} {field}: {text}"
+            );
+        }
+        // The allowed host, and no host at all, pass.
+        let body = with_field(sample_name, field, "Continue at widget.identomat.com");
+        assert!(accept(&body).is_ok(), "{sample_name} {field}");
+    }
+    // A family decoding an envelope does not know SESSION_LINK_HOSTS: the ingress checked.
+    let body = with_field("one-time-password-request", "text", "evil.example");
+    let envelope =
+        json!({"requestId": "r", "receivedAt": "2026-11-30T10:00:00.000Z", "callback": body});
+    assert!(serde_json::from_value::<Envelope>(envelope).is_ok());
 }

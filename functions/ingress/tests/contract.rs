@@ -115,6 +115,7 @@ async fn size_shape_and_field_errors() {
         sample_keys(),
         Limits {
             max_body_bytes: 1024,
+            ..Limits::default()
         },
     )
     .await;

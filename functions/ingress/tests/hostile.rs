@@ -88,6 +88,17 @@ fn cases() -> Vec<(&'static str, Vec<u8>, u16)> {
         ("link with an encoded dot in the host", link("https://widget%2Eidentomat.com/?session_token={t}"), 422),
         ("link with another token", link("https://widget.identomat.com/?session_token=stolen"), 422),
         ("link with a line break", link("https://widget.identomat.com/?session_token={t}\r\nX: y"), 422),
+        // Foreign links in what goes out in the company's name.
+        ("foreign link in an OTP text", otp("text", json!("Your code is 6867. Not you? evil.example/login")), 422),
+        ("foreign host in a WebOTP line", otp("text", json!("Your code is 6867\n\n@evil.example #6867")), 422),
+        ("foreign link in a link SMS text", sms_link("text", json!("Verify at https://evil.example/")), 422),
+        ("foreign link in a subject", mail("subject", json!("Verify at evil.com")), 422),
+        ("foreign address in a content", mail("content", json!("Send your code to security@evil.com")), 422),
+        ("foreign domain in Georgian script", mail("content", json!("ეწვიეთ ევილ.გე")), 422),
+        ("foreign link behind ideographic dots", otp("text", json!("Your code is 6867: evil。com")), 422),
+        // What an SMS is billed as.
+        ("OTP of four GSM-7 parts", otp("text", json!("x".repeat(460))), 422),
+        ("OTP of four UCS-2 parts", otp("text", json!("ა".repeat(202))), 422),
         // Headers.
         ("CR/LF in subject", mail("subject", json!("Verify\r\nBcc: victim@example.com")), 422),
         ("LF in subject", mail("subject", json!("Verify\nBcc: victim@example.com")), 422),
@@ -140,16 +151,17 @@ async fn hostile_requests_get_their_4xx_and_change_nothing() {
 
 #[tokio::test]
 async fn header_like_content_stays_in_the_body() {
-    // An e-mail body may hold any text; it cannot become a header, so it is accepted as text.
+    // An e-mail body may hold any text; it cannot become a header, so it is accepted as text
+    // (an address in it on an allowed host: any other is a foreign domain).
     let stack = Stack::start(sample_keys()).await;
     let body = mail(
         "content",
-        json!("Hello\r\nBcc: victim@example.com\r\n\r\n<b>hi</b>"),
+        json!("Hello\r\nBcc: victim@widget.identomat.com\r\n\r\n<b>hi</b>"),
     );
     assert_eq!(stack.post(&body).await.status(), 202);
     let envelope = stack.lambda.invocations()[0].payload_json();
     assert_eq!(
         envelope["callback"]["content"],
-        "Hello\r\nBcc: victim@example.com\r\n\r\n<b>hi</b>"
+        "Hello\r\nBcc: victim@widget.identomat.com\r\n\r\n<b>hi</b>"
     );
 }
