@@ -43,7 +43,8 @@ AWS_NAMES = {
     "RequestResponse", "Retain", "CodeUri", "Metadata", "BuildProperties", "Binary",
     "EventInvokeConfig", "DestinationConfig", "OnFailure", "DDBStreamBatchInfo", "Query",
     "AccessDenied", "InvalidParameterValue", "AWS", "KeyConditionExpression",
-    "AlarmActions", "NoEcho", "UsePreviousValue", "Ref", "Debug",
+    "AlarmActions", "NoEcho", "UsePreviousValue", "Ref", "Debug", "MessageAttributes",
+    "PhoneNumber",
 }
 # kebab-case names that are neither reasons nor callback types: crates, tools, file stems,
 # values of other systems.

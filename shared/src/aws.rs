@@ -85,32 +85,45 @@ fn failed_to_connect(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// Error codes with which SNS and SES refuse a message because of its recipient: an invalid
-/// phone number or address, an opted-out number, a suppressed address.
-const RECIPIENT_CODES: &[&str] = &[
-    "InvalidParameter",
-    "InvalidParameterValue",
-    "OptedOut",
-    "OptedOutException",
-    "EndpointDisabled",
-];
+/// Who refused a message: SNS and SES say what they refused in different ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    Sns,
+    Ses,
+}
 
-/// The service refused the call because of the message's recipient, not the deployment: the
-/// code is a recipient code and the message speaks of the number or address.
-pub fn is_recipient_error<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+/// The provider refused the message because of its recipient, not the deployment: decided by
+/// what it refused, never by words in its message (an `InvalidParameter` about the deployment's
+/// origination number reads "number" too).
+///
+/// - SNS names the parameter it refuses, `Invalid parameter: PhoneNumber Reason: ...`. Only
+///   `PhoneNumber` is the recipient's; any other (`MessageAttributes`, which carry the sender id,
+///   origination number and maximum price; `Message`) is the deployment's. An opted-out number
+///   is the recipient's.
+/// - SES's refusals at send time name no parameter, and they are the sender's (an unverified
+///   identity, the sandbox, paused sending, a missing configuration set) or an address SES
+///   cannot read, which the ingress never lets through for a recipient (`EmailAddress`) but may
+///   be the configured `From`. So none is a recipient's: each is dead-lettered for the operator.
+pub fn is_recipient_error<E: ProvideErrorMetadata>(
+    provider: Provider,
+    err: &SdkError<E, HttpResponse>,
+) -> bool {
     let Some(service) = err.as_service_error() else {
         return false;
     };
-    let about_recipient = service.message().is_some_and(|m| {
-        let m = m.to_ascii_lowercase();
-        ["phone", "number", "address", "opted out", "suppress"]
-            .iter()
-            .any(|w| m.contains(w))
-    });
-    service
-        .code()
-        .is_some_and(|code| RECIPIENT_CODES.contains(&code))
-        && about_recipient
+    match (provider, service.code().unwrap_or_default()) {
+        (Provider::Sns, "OptedOut" | "OptedOutException") => true,
+        (Provider::Sns, "InvalidParameter" | "InvalidParameterValue") => {
+            refused_parameter(service.message().unwrap_or_default()) == Some("PhoneNumber")
+        }
+        _ => false,
+    }
+}
+
+/// The parameter an SNS `InvalidParameter` message names: `Invalid parameter: <Name> Reason:`.
+fn refused_parameter(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("Invalid parameter:")?;
+    rest.split_whitespace().next()
 }
 
 /// A short description for logs: the service's error code when there is one. Never the

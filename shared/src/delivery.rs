@@ -30,6 +30,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use crate::aws::Provider;
 use crate::callback::Family;
 use crate::envelope::Envelope;
 use crate::family::{Detail, FamilyError, log_invocation};
@@ -52,19 +53,22 @@ pub enum SendError {
     /// The deployment or the account must be fixed (access denied, an unverified sender, the
     /// sandbox, paused sending, the spending limit): fail, dead-letter, redrive when fixed.
     Configuration(String),
-    /// The recipient cannot get it (an invalid number or address, opted out, suppressed):
-    /// recorded `failed`, since no retry can help.
+    /// The recipient cannot get it (an invalid or opted-out number, as
+    /// [`crate::aws::is_recipient_error`] decides): recorded `failed`, since no retry can help.
     Recipient(String),
 }
 
 impl SendError {
-    pub fn from_sdk<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Self {
+    pub fn from_sdk<E: ProvideErrorMetadata>(
+        provider: Provider,
+        err: &SdkError<E, HttpResponse>,
+    ) -> Self {
         let reason = crate::aws::describe(err);
         if crate::aws::may_have_been_processed(err) {
             SendError::Ambiguous(reason)
         } else if crate::aws::is_transient(err) {
             SendError::Transient(reason)
-        } else if crate::aws::is_recipient_error(err) {
+        } else if crate::aws::is_recipient_error(provider, err) {
             SendError::Recipient(reason)
         } else {
             SendError::Configuration(reason)

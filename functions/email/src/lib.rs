@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 use base64::Engine;
+use shared::aws::Provider;
 use shared::config::{ConfigError, optional};
 use shared::delivery::{SendError, deliver, log_delivery};
 use shared::family::{FamilyError, Handler, misrouted};
@@ -315,7 +316,7 @@ impl EmailFamily {
             .await;
         match result {
             Ok(out) => Ok(out.message_id().to_owned()),
-            Err(e) => Err(SendError::from_sdk(&e)),
+            Err(e) => Err(SendError::from_sdk(Provider::Ses, &e)),
         }
     }
 }

@@ -180,6 +180,48 @@ async fn an_unreachable_ses_fails_the_invocation_and_the_retry_sends() {
 }
 
 #[tokio::test]
+async fn an_address_ses_cannot_read_is_the_deployments_mistake_not_the_recipients() {
+    let moto = Moto::start().await;
+    let (family, aws) = family(&moto, true).await;
+    // SES names no parameter; the ingress lets no unreadable recipient through, so an
+    // unreadable address is the configured From: dead-lettered, never recorded `failed`.
+    for (i, message) in [
+        "Illegal address",
+        "Missing final '@domain'",
+        "Invalid address: no-reply@",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let body = testkit::query_error_saying("InvalidParameterValue", message);
+        let fault = testkit::FaultyEndpoint::answering(400, body, Duration::ZERO).await;
+        let refusing = EmailFamily {
+            ses: aws_sdk_ses::Client::from_conf(
+                aws_sdk_ses::config::Builder::from(&aws)
+                    .endpoint_url(fault.endpoint())
+                    .build(),
+            ),
+            table: family.table.clone(),
+            config: family.config.clone(),
+        };
+        let e = envelope(
+            otp("john.doe@example.com", &format!("Your code is {i}")),
+            &format!("r{i}"),
+        );
+        let error = refusing.handle(&e).await.unwrap_err();
+        assert!(
+            matches!(error, FamilyError::Configuration(_)),
+            "{message}: {error}"
+        );
+    }
+    let records = testkit::delivery_records(&aws, TABLE, "session-1").await;
+    assert!(
+        records.iter().all(|r| s(r, "state") == "pending"),
+        "{records:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_cc_address_counts_against_its_own_limit() {
     let moto = Moto::start().await;
     let (family, _) = family(&moto, true).await;

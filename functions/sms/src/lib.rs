@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use aws_sdk_sns::types::MessageAttributeValue;
+use shared::aws::Provider;
 use shared::config::{ConfigError, optional};
 use shared::countries::SmsDestinations;
 use shared::delivery::{Report, SendError, deliver, log_delivery};
@@ -244,7 +245,7 @@ impl SmsFamily {
         }
         match request.send().await {
             Ok(out) => Ok(out.message_id().unwrap_or_default().to_owned()),
-            Err(e) => Err(SendError::from_sdk(&e)),
+            Err(e) => Err(SendError::from_sdk(Provider::Sns, &e)),
         }
     }
 }

@@ -41,6 +41,16 @@ fn dynamodb_error(code: &str) -> Fault {
 /// The sms family with its table and SNS reached through `table_at` and `sns_at`, and the
 /// production SDK limits: per-attempt timeouts, and no SDK retry of a send.
 async fn family(aws: &SdkConfig, table_at: &str, sns_at: &str) -> SmsFamily {
+    family_with(aws, table_at, sns_at, &[]).await
+}
+
+/// [`family`] with some settings of its own.
+async fn family_with(
+    aws: &SdkConfig,
+    table_at: &str,
+    sns_at: &str,
+    settings: &[(&str, &str)],
+) -> SmsFamily {
     let production = aws
         .to_builder()
         .timeout_config(
@@ -59,7 +69,12 @@ async fn family(aws: &SdkConfig, table_at: &str, sns_at: &str) -> SmsFamily {
     SmsFamily {
         sns: aws_sdk_sns::Client::from_conf(sns),
         table: SessionsTable::new(aws_sdk_dynamodb::Client::from_conf(dynamodb), TABLE),
-        config: SmsConfig::from_lookup(&testkit::required_settings).unwrap(),
+        config: SmsConfig::from_lookup(&|name: &str| {
+            (settings.iter().find(|(k, _)| *k == name))
+                .map(|(_, v)| (*v).to_owned())
+                .or_else(|| testkit::required_settings(name))
+        })
+        .unwrap(),
     }
 }
 
@@ -204,4 +219,160 @@ async fn a_refused_connection_is_not_a_send_and_does_not_count() {
     let up = family(&aws, moto.endpoint(), moto.endpoint()).await;
     assert_eq!(up.handle(&e).await.unwrap(), DeliveryOutcome::Sent);
     assert_eq!(moto.sms().await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_count_of_possible_sends_survives_a_failed_release() {
+    let (moto, aws) = moto_with_table().await;
+    // SNS takes every message and answers too late; and every release of a claim fails, so
+    // only what the claim itself wrote can tell the next attempt what happened.
+    let sns = FaultProxy::new(moto.endpoint(), |_: &Call| {
+        Fault::AnswerLate(Duration::from_millis(1500))
+    })
+    .await;
+    let table = FaultProxy::new(moto.endpoint(), |c: &Call| {
+        match c.operation == UPDATE && c.body.contains("SET #leaseUntil = :zero") {
+            true => dynamodb_error("InternalServerError"),
+            false => Fault::Pass,
+        }
+    })
+    .await;
+    let mut family = family(&aws, &table.endpoint(), &sns.endpoint()).await;
+    // A claim nobody released is taken over once its lease has run out.
+    family.config.rules.claim_lease = Duration::from_millis(1200);
+    let e = otp("r1");
+    for attempt in 0..2 {
+        let error = family.handle(&e).await.unwrap_err();
+        assert!(matches!(error, FamilyError::Send(_)), "{attempt}: {error}");
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+    }
+    // The third attempt finds two possible sends and sends nothing.
+    assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Sent);
+    assert_eq!(sns.count("Publish"), 2);
+    assert_eq!(moto.sms().await.len(), 2);
+    let records = testkit::delivery_records(&aws, TABLE, "session-1").await;
+    assert_eq!(s(&records[0], "reason"), "unconfirmed");
+    assert!(
+        !records[0].contains_key("ambiguousSends"),
+        "{:?}",
+        records[0]
+    );
+}
+
+#[tokio::test]
+async fn a_send_that_surely_failed_gives_its_possible_send_back() {
+    let (moto, aws) = moto_with_table().await;
+    // Throttled twice (SNS did not take it), then a late answer, then a healthy SNS: the
+    // throttles count for nothing, so the fourth attempt still sends.
+    let sns = FaultProxy::new(moto.endpoint(), |c: &Call| match c.nth {
+        0 | 1 => Fault::Refuse {
+            status: 400,
+            body: testkit::query_error("Throttling"),
+        },
+        2 => Fault::AnswerLate(Duration::from_millis(1500)),
+        _ => Fault::Pass,
+    })
+    .await;
+    let family = family(&aws, moto.endpoint(), &sns.endpoint()).await;
+    let e = otp("r1");
+    for _ in 0..3 {
+        assert!(matches!(
+            family.handle(&e).await.unwrap_err(),
+            FamilyError::Send(_)
+        ));
+    }
+    assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Sent);
+    assert_eq!(sns.count("Publish"), 4);
+    let records = testkit::delivery_records(&aws, TABLE, "session-1").await;
+    assert_eq!(
+        (s(&records[0], "state"), records[0].get("reason")),
+        ("sent".to_owned(), None)
+    );
+}
+
+#[tokio::test]
+async fn a_give_back_whose_answer_is_lost_uncounts_once_at_most() {
+    let (moto, aws) = moto_with_table().await;
+    // The second message is throttled by SNS, so its counts are given back; DynamoDB carries
+    // out every give-back and answers too late, as a lost answer looks.
+    let sns = FaultProxy::new(moto.endpoint(), |c: &Call| match c.nth {
+        1 => Fault::Refuse {
+            status: 400,
+            body: testkit::query_error("Throttling"),
+        },
+        _ => Fault::Pass,
+    })
+    .await;
+    let table = FaultProxy::new(moto.endpoint(), |c: &Call| {
+        match c.operation == UPDATE && c.body.contains(":minus") {
+            true => Fault::AnswerLate(Duration::from_millis(1000)),
+            false => Fault::Pass,
+        }
+    })
+    .await;
+    let family = family_with(
+        &aws,
+        &table.endpoint(),
+        &sns.endpoint(),
+        &[("SMS_RATE_LIMIT_PER_HOUR", "2")],
+    )
+    .await;
+    let to_one_number = |i: usize| {
+        let mut e = otp(&format!("r{i}"));
+        if let Callback::SmsOneTimePassword(c) = &mut e.callback {
+            c.session_id = SessionId::parse(&format!("session-{i}")).unwrap();
+            c.text = SmsText::parse(&format!("Your code is {i}")).unwrap();
+        }
+        e
+    };
+    assert_eq!(
+        family.handle(&to_one_number(0)).await.unwrap(),
+        DeliveryOutcome::Sent
+    );
+    assert!(family.handle(&to_one_number(1)).await.is_err());
+    // Each of its three counts (number, session, budget) was given back by one request.
+    let give_backs = |c: &Call| c.operation == UPDATE && c.body.contains(":minus");
+    assert_eq!(table.calls().iter().filter(|c| give_backs(c)).count(), 3);
+    // The number had one SMS: one more fits its 2, a third does not.
+    assert_eq!(
+        family.handle(&to_one_number(2)).await.unwrap(),
+        DeliveryOutcome::Sent
+    );
+    assert_eq!(
+        family.handle(&to_one_number(3)).await.unwrap(),
+        DeliveryOutcome::Suppressed
+    );
+    assert_eq!(moto.sms().await.len(), 2);
+}
+
+#[tokio::test]
+async fn an_error_about_the_deployments_sender_is_dead_lettered_not_the_recipients() {
+    let (moto, aws) = moto_with_table().await;
+    // SNS names the parameter it refuses: the message attributes carry the origination
+    // number, the sender id and the price, which are the deployment's, whatever the words.
+    let refusals = [
+        "Invalid parameter: MessageAttributes Reason: The origination number +15555550100 is not valid for this phone number's country",
+        "Invalid parameter: Message Reason: the number of parts is too high",
+    ];
+    for (i, message) in refusals.iter().enumerate() {
+        let body = testkit::query_error_saying("InvalidParameter", message);
+        let sns = FaultProxy::new(moto.endpoint(), move |_: &Call| Fault::Refuse {
+            status: 400,
+            body: body.clone(),
+        })
+        .await;
+        let family = family(&aws, moto.endpoint(), &sns.endpoint()).await;
+        let mut e = otp(&format!("r{i}"));
+        if let Callback::SmsOneTimePassword(c) = &mut e.callback {
+            c.session_id = SessionId::parse(&format!("sender-{i}")).unwrap();
+        }
+        let error = family.handle(&e).await.unwrap_err();
+        assert!(
+            matches!(error, FamilyError::Configuration(_)),
+            "{message}: {error}"
+        );
+        // Nothing recorded failed: the claim is released for the redrive.
+        let records = testkit::delivery_records(&aws, TABLE, &format!("sender-{i}")).await;
+        assert_eq!(s(&records[0], "state"), "pending", "{message}");
+    }
 }

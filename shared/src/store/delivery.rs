@@ -115,6 +115,11 @@ impl SessionsTable {
     /// within the window, or this request finished it; while an earlier attempt of this very
     /// request still holds it (it died, or failed to release it), the caller must retry later:
     /// answering "duplicate" then could drop a message that was never sent.
+    ///
+    /// The claim counts itself as a possible send (`ambiguousSends`, one more than the
+    /// unfinished attempt it takes over counted): the count is in the table before the send,
+    /// so no failure after it (a release that fails, a function that dies) can lose it. A
+    /// release after a send that surely did not happen puts the earlier count back.
     pub async fn claim_delivery(
         &self,
         delivery: &Delivery,
@@ -126,13 +131,32 @@ impl SessionsTable {
         let mut item = self.delivery_item(delivery, envelope, DeliveryState::Pending, now);
         item.insert("claimId".to_owned(), s(&claim_id));
         item.insert("leaseUntil".to_owned(), n(millis(now + rules.claim_lease)));
+        let key = ["sessionId", "record"].map(|k| (k, item.remove(k).unwrap_or_else(|| s(""))));
         let record = format!("{DELIVERY_RECORD_PREFIX}{}", delivery.key);
         let window_start = millis(now.checked_sub(rules.dedupe_window).unwrap_or(UNIX_EPOCH));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.name)
-            .set_item(Some(item))
+        // Every attribute of a new claim, and away with what a finished record had beyond it.
+        let mut update = self.client.update_item().table_name(&self.name);
+        let mut set = Vec::with_capacity(item.len() + 1);
+        for (i, (name, value)) in item.into_iter().enumerate() {
+            set.push(format!("#a{i} = :a{i}"));
+            update = update
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":a{i}"), value);
+        }
+        set.push("#ambiguousSends = if_not_exists(#ambiguousSends, :zero) + :one".to_owned());
+        for (name, value) in key {
+            update = update.key(name, value);
+        }
+        let result = update
+            .update_expression(format!(
+                "SET {} REMOVE #providerMessageId, #reason",
+                set.join(", ")
+            ))
+            .expression_attribute_names("#ambiguousSends", "ambiguousSends")
+            .expression_attribute_names("#providerMessageId", "providerMessageId")
+            .expression_attribute_names("#reason", "reason")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
             .condition_expression(
                 "attribute_not_exists(#record) \
                  OR (#state = :pending AND #leaseUntil < :now) \
@@ -152,7 +176,9 @@ impl SessionsTable {
             .await;
         match result {
             Ok(out) => {
-                // Only a claim taken over from an unfinished attempt inherits its count.
+                // Only a claim taken over from an unfinished attempt inherits its count; a
+                // finished record's was removed by `finish_delivery` (one finished by 0.1 may
+                // still carry one, which only makes this delivery's retries stop sooner).
                 let old = out.attributes.unwrap_or_default();
                 let unfinished = old.get("state") == Some(&s(DeliveryState::Pending.name()));
                 let ambiguous_sends = match unfinished {
@@ -235,40 +261,48 @@ impl SessionsTable {
                 .expression_attribute_names("#reason", "reason")
                 .expression_attribute_values(":reason", s(reason));
         }
-        let expression = format!("SET {} REMOVE #leaseUntil", set.join(", "));
+        let expression = format!("SET {} REMOVE #leaseUntil, #ambiguousSends", set.join(", "));
         update
             .update_expression(expression)
+            .expression_attribute_names("#ambiguousSends", "ambiguousSends")
             .send()
             .await
             .map(|_| ())
             .map_err(|e| StoreError::from_sdk(&e))
     }
 
-    /// Lets a retry of this delivery claim it at once.
+    /// Lets a retry of this delivery claim it at once, after a send that surely did not
+    /// happen (or none at all): the claim's own count is taken back.
     pub async fn release_claim(&self, claim: &Claim) -> Result<(), StoreError> {
-        self.release(claim, claim.ambiguous_sends).await
+        self.release(claim, Some(claim.ambiguous_sends)).await
     }
 
-    /// Releases the claim after a send that may have reached the provider, counting it: the
-    /// retry may send once more, and no further (see `crate::delivery`).
+    /// Releases the claim after a send that may have reached the provider: the claim counted
+    /// it already, so the retry may send once more, and no further (see `crate::delivery`).
     pub async fn release_after_ambiguous_send(&self, claim: &Claim) -> Result<(), StoreError> {
-        self.release(claim, claim.ambiguous_sends + 1).await
+        self.release(claim, None).await
     }
 
-    async fn release(&self, claim: &Claim, ambiguous_sends: u64) -> Result<(), StoreError> {
-        self.client
+    async fn release(&self, claim: &Claim, count: Option<u64>) -> Result<(), StoreError> {
+        let mut update = self
+            .client
             .update_item()
             .table_name(&self.name)
             .key("sessionId", s(&claim.session))
             .key("record", s(&claim.record))
-            .update_expression("SET #leaseUntil = :zero, #ambiguousSends = :count")
             .condition_expression("#claimId = :claimId")
             .expression_attribute_names("#leaseUntil", "leaseUntil")
-            .expression_attribute_names("#ambiguousSends", "ambiguousSends")
             .expression_attribute_names("#claimId", "claimId")
             .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":count", n(ambiguous_sends))
-            .expression_attribute_values(":claimId", s(&claim.claim_id))
+            .expression_attribute_values(":claimId", s(&claim.claim_id));
+        update = match count {
+            Some(count) => update
+                .update_expression("SET #leaseUntil = :zero, #ambiguousSends = :count")
+                .expression_attribute_names("#ambiguousSends", "ambiguousSends")
+                .expression_attribute_values(":count", n(count)),
+            None => update.update_expression("SET #leaseUntil = :zero"),
+        };
+        update
             .send()
             .await
             .map(|_| ())

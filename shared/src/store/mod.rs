@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 mod attr;
 pub mod delivery;
@@ -169,8 +169,12 @@ impl SessionsTable {
     }
 }
 
-/// The write's condition did not hold: for our writes, someone else got there first.
-pub(crate) fn is_condition_failure(err: &SdkError<PutItemError, HttpResponse>) -> bool {
+/// The write's condition did not hold: for our writes, someone else got there first. Any
+/// write: a put and an update fail their condition with the same code.
+pub(crate) fn is_condition_failure<E: ProvideErrorMetadata>(
+    err: &SdkError<E, HttpResponse>,
+) -> bool {
     err.as_service_error()
-        .is_some_and(PutItemError::is_conditional_check_failed_exception)
+        .and_then(ProvideErrorMetadata::code)
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
 }
