@@ -23,7 +23,8 @@ The quota needs a writable cgroup (v2 `cpu.max` or v1 `cpu.cfs_quota_us`, as roo
 the sized columns are skipped and said so. Environment: COLD_RUNS (7), WARM_RUNS (100),
 SIZES (128,256,512,1024,full), FUNCTIONS (all), SKIP_BUILD=1 to measure the binaries built last,
 BINARIES=DIR to measure DIR/<function> instead (another build, for a before and after),
-PEER=0 to leave the Python peer out,
+PEER=0 to leave the Python peer out, BENCH_ENV="NAME=value;NAME=value" to set variables of
+the functions' (a setting an older build reads under another name, for a before and after),
 TRUST_BUNDLE=amazon to trust the five Amazon roots plus the loopback CA instead of the system
 bundle plus it (what the default trust store costs against a full bundle).
 """
@@ -305,6 +306,8 @@ def main() -> int:
             "SMS_MAX_PER_HOUR": "100000", "SMS_PER_SESSION_PER_HOUR": "100",
             "AWS_DEFAULT_REGION": "us-east-1",
         })
+        env.update(pair.split("=", 1) for pair in os.environ.get("BENCH_ENV", "").split(";")
+                   if "=" in pair)
         names = [bench.FLOOR, FLOOR_TLS] + FUNCTIONS
         if os.environ.get("PEER", "1") != "0":
             names.append(PEER)
