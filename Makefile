@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build targets arm64 by default; where the aarch64 Rust target is missing, build x86_64.
 ARCH ?= $(if $(shell rustup target list --installed 2>/dev/null | grep -x aarch64-unknown-linux-gnu),arm64,x86_64)
 
-.PHONY: demo local load fuzz test test-scale lint schemas numbering glibc-check template sam-build deploy-local events redrive bench venv clean
+.PHONY: demo local sam-local load fuzz test test-scale lint schemas numbering glibc-check template sam-build deploy-local events redrive bench venv clean
 
 ## Installs the pinned Python tools (moto) into .venv, once per change of requirements-dev.txt.
 venv: $(VENV)/.installed
@@ -28,6 +28,12 @@ demo: venv
 ## The same stack, left running until Ctrl-C; prints the Callback URL, endpoint, table and key.
 local: venv
 	@$(PY) scripts/local/local_stack.py local
+
+## SAM's own emulation against moto: the Lambda base image (built from Debian's packages where no
+## registry is reachable), sam build, every events/ file through sam local invoke, the reference
+## callbacks through sam local start-api and start-lambda, each checked (needs Docker).
+sam-local: venv
+	@ARCH=$(ARCH) $(PY) scripts/local/sam_local.py check
 
 ## Callbacks per second, latency and nothing lost, through the local stack (LOAD_CALLBACKS, ...).
 load: venv

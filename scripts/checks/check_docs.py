@@ -53,6 +53,7 @@ OTHER_KEBAB = {
     "floor-echo", "floor-tls", "python-peer", "bare-parse", "accept-envelope", "aws-sam-cli",
     "x-api-key", "base64-encoded", "one-time-password", "date-time", "content-type",
     "post-quantum", "retry-after", "detail-type", "sms-budget", "callback-api-key-123",
+    "start-lambda", "start-api",
 }
 # Event fields and record attributes in kebab form: none today; listed when there are.
 EVENT_FIELDS: set[str] = set()

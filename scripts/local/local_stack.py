@@ -172,17 +172,21 @@ def stop_on_signals() -> None:
 
 # The guard against the stack itself being killed outright (SIGKILL, a crash): a process of its
 # own session, deaf to the stop signals, that reads the process groups the stack started from
-# a pipe and kills them once the pipe closes, which happens however the stack ends. "-" means
-# "all stopped already".
+# a pipe and kills them once the pipe closes, which happens however the stack ends; then runs
+# the commands it was given ("run <json argv>": what removes the stack's containers). "-"
+# means "all stopped already".
 REAPER = """
-import os, signal, sys
+import json, os, signal, subprocess, sys
 for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
     signal.signal(signum, signal.SIG_IGN)
-groups = set()
+groups, commands = set(), []
 for line in sys.stdin:
     line = line.strip()
     if line == "-":
         groups.clear()
+        commands.clear()
+    elif line.startswith("run "):
+        commands.append(json.loads(line[4:]))
     elif line:
         groups.add(int(line))
 for group in groups:
@@ -190,22 +194,26 @@ for group in groups:
         os.killpg(group, signal.SIGKILL)
     except OSError:
         pass
+for command in commands:
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 """
 
 
-def port_free(port: int) -> bool:
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
+        return s.connect_ex((host, port)) != 0
 
 
 class Stack:
-    def __init__(self, moto_port: int, lambda_port: int, concurrency: int = 1) -> None:
+    def __init__(self, moto_port: int, lambda_port: int, concurrency: int = 1,
+                 moto_host: str = "127.0.0.1") -> None:
         self.parameters = parameters()
         self.key = self.parameters["CallbackApiKey"]
         self.concurrency = concurrency
         self.moto_port = moto_port
         self.lambda_port = lambda_port
-        self.moto_url = f"http://127.0.0.1:{moto_port}"
+        self.moto_host = moto_host
+        self.moto_url = f"http://{moto_host}:{moto_port}"
         self.lambda_url = f"http://127.0.0.1:{lambda_port}"
         self.callback_url = f"{self.lambda_url}/lambda-url/ingress/callbacks"
         self.processes: list[subprocess.Popen] = []
@@ -222,12 +230,18 @@ class Stack:
             aws_secret_access_key="testing",
         )
 
-    def spawn(self, name: str, command: list[str], env: dict | None = None) -> None:
+    def guard(self, line: str) -> None:
+        """Tells the reaper (started on first use) a process group to kill, or a command to run,
+        should the stack end without stopping them."""
         if self.reaper is None:
             self.reaper = subprocess.Popen(
                 [sys.executable, "-c", REAPER], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, start_new_session=True, text=True)
             self.watch_caller()
+        self.reaper.stdin.write(f"{line}\n")
+        self.reaper.stdin.flush()
+
+    def spawn(self, name: str, command: list[str], env: dict | None = None) -> None:
         log = open(self.logs / f"{name}.log", "w")
         # A process group of its own, so stopping it stops what it started (cargo run, ...).
         process = subprocess.Popen(
@@ -235,8 +249,7 @@ class Stack:
             start_new_session=True,
         )
         self.processes.append(process)
-        self.reaper.stdin.write(f"{process.pid}\n")
-        self.reaper.stdin.flush()
+        self.guard(str(process.pid))
 
     def watch_caller(self) -> None:
         """Stops the stack (SIGTERM to itself) once its parent is gone or its output is a pipe
@@ -260,7 +273,12 @@ class Stack:
         threading.Thread(target=watch, daemon=True).start()
 
     def stop(self) -> None:
-        """Stops every process the stack started, and what they started. Prints nothing."""
+        """Stops every process the stack started, and what they started. Prints nothing. A
+        second stop signal (Ctrl-C pressed twice, a signal sent to the process and its parent)
+        does not cut the stopping short."""
+        if threading.current_thread() is threading.main_thread():
+            for signum in STOP_SIGNALS:
+                signal.signal(signum, signal.SIG_IGN)
         self.watching.set()
         if self.mapping is not None:
             self.mapping.stop()
@@ -297,14 +315,26 @@ class Stack:
         for port in (self.moto_port, self.lambda_port):
             if not port_free(port):
                 sys.exit(f"port {port} is in use: set MOTO_PORT / LAMBDA_PORT to free ones")
+        self.start_aws()
+        self.start_functions()
 
+    def start_aws(self) -> None:
+        """moto, and in it what the stack would create: the table, a verified sender, the key
+        secret as the template writes it, the bus with a subscriber's queue, the dead-letter
+        queue. Leaves `self.resolve`, the template's intrinsics with these names."""
+        self.start_moto()
+        self.create_resources()
+
+    def start_moto(self) -> None:
         say(f"starting moto server on {self.moto_url}")
         # One request at a time, as in the tests (see moto_server.py).
         self.spawn("moto", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "local" / "moto_server.py"),
-                            str(self.moto_port)])
+                            str(self.moto_port), "--host", self.moto_host])
         wait_for(lambda: http_status("GET", f"{self.moto_url}/moto-api/") == 200, 30, "moto server",
                  self.processes)
 
+    def create_resources(self) -> None:
+        """What the stack would create, in a running moto."""
         say(f"creating the sessions table, a verified SES sender and the callback-key secret")
         template.create_sessions_table(boto3.client("dynamodb", **self.aws), TABLE)
         # An operator's step before the first deployment: SES sends only from a verified identity.
@@ -326,7 +356,9 @@ class Stack:
         described = boto3.client("dynamodb", **self.aws).describe_table(TableName=TABLE)["Table"]
         resolve.attributes[("SessionsTable", "StreamArn")] = described["LatestStreamArn"]
 
-        env = merged_environment(resolve)
+    def start_functions(self) -> None:
+        """The six functions under cargo lambda watch, and the stream's mapping to notify."""
+        env = merged_environment(self.resolve)
         env.update({
             "AWS_ENDPOINT_URL": self.moto_url,
             # The ingress's hand-off goes to the emulator's Invoke API, as in AWS.

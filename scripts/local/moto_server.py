@@ -1,6 +1,6 @@
 """moto's server on 127.0.0.1, one request at a time, for the tests and the local stack.
 
-  moto_server.py PORT [--exit-on-stdin-close] [--cloudformation]
+  moto_server.py PORT [--exit-on-stdin-close] [--cloudformation] [--host ADDRESS]
 
 PORT 0 takes a free port (werkzeug prints it). One request at a time: moto's DynamoDB checks a
 write's condition and then writes, without a lock, so two threads could both pass
@@ -8,6 +8,8 @@ write's condition and then writes, without a lock, so two threads could both pas
 moto the same guarantee. With --exit-on-stdin-close the server stops when its parent closes
 stdin, so a killed test leaves nothing behind. With --cloudformation, CloudFormation also
 applies the SAM transform and creates the resource types moto lacks (moto_cloudformation.py).
+With --host it listens on ADDRESS instead (sam_local.py: the Docker bridge's gateway, where
+`sam local`'s containers reach the host).
 """
 import os
 import sys
@@ -26,5 +28,6 @@ if "--cloudformation" in sys.argv:
 
     moto_cloudformation.install()
 
-run_simple("127.0.0.1", int(sys.argv[1]), DomainDispatcherApplication(create_backend_app),
+host = sys.argv[sys.argv.index("--host") + 1] if "--host" in sys.argv else "127.0.0.1"
+run_simple(host, int(sys.argv[1]), DomainDispatcherApplication(create_backend_app),
            threaded=False, request_handler=MotoRequestHandler)
