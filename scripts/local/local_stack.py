@@ -217,6 +217,8 @@ class Stack:
         self.lambda_url = f"http://127.0.0.1:{lambda_port}"
         self.callback_url = f"{self.lambda_url}/lambda-url/ingress/callbacks"
         self.processes: list[subprocess.Popen] = []
+        # What asks each process to stop, before SIGKILL 10 s later.
+        self.stop_signal = signal.SIGTERM
         self.reaper: subprocess.Popen | None = None
         self.watching = threading.Event()
         self.mapping = None
@@ -285,7 +287,7 @@ class Stack:
         for process in reversed(self.processes):
             if process.poll() is None:
                 try:
-                    os.killpg(process.pid, signal.SIGTERM)
+                    os.killpg(process.pid, self.stop_signal)
                 except ProcessLookupError:
                     pass
         deadline = time.time() + 10

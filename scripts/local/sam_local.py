@@ -46,7 +46,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
@@ -168,6 +167,7 @@ class SamStack(local_stack.Stack):
         self.callback_url = f"http://127.0.0.1:{self.api_port}/callbacks"
         self.logs = OUT
         self.logs.mkdir(parents=True, exist_ok=True)
+        self.stop_signal = signal.SIGINT
         # Set by remember_containers: the containers this run did not start.
         self.containers_before: set[str] | None = None
 
@@ -199,23 +199,8 @@ class SamStack(local_stack.Stack):
         self.spawn(name, shlex.split(command), env=sam_env())
 
     def stop(self) -> None:
-        # SAM removes its containers on an interrupt; then everything else as local_stack does,
-        # and whatever container is left from this run.
-        if threading.current_thread() is threading.main_thread():
-            for signum in local_stack.STOP_SIGNALS:
-                signal.signal(signum, signal.SIG_IGN)
-        for process in self.processes:
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGINT)
-                except ProcessLookupError:
-                    pass
-        deadline = time.time() + 10
-        for process in self.processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                pass
+        """Stops as local_stack does, but with an interrupt first (on which SAM removes its
+        containers), then removes whatever container is left from this run."""
         super().stop()
         if self.containers_before is not None:
             remove_containers(self.containers_before)
