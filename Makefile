@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build targets arm64 by default; where the aarch64 Rust target is missing, build x86_64.
 ARCH ?= $(if $(shell rustup target list --installed 2>/dev/null | grep -x aarch64-unknown-linux-gnu),arm64,x86_64)
 
-.PHONY: demo local sam-local load fuzz test test-scale lint schemas numbering glibc-check template sam-build deploy-local events redrive bench venv clean
+.PHONY: demo local sam-local email-preview load fuzz test test-scale lint schemas numbering glibc-check template sam-build deploy-local events redrive bench venv clean
 
 ## Installs the pinned Python tools (moto) into .venv, once per change of requirements-dev.txt.
 venv: $(VENV)/.installed
@@ -34,6 +34,11 @@ local: venv
 ## callbacks through sam local start-api and start-lambda, each checked (needs Docker).
 sam-local: venv
 	@ARCH=$(ARCH) $(PY) scripts/local/sam_local.py check
+
+## The e-mails' HTML, each kind in each layout, rendered by headless Chromium (Debian's package,
+## installed when missing) to target/email-preview/ and checked; make test runs the same check.
+email-preview: venv
+	@$(PY) scripts/checks/email_preview.py
 
 ## Callbacks per second, latency and nothing lost, through the local stack (LOAD_CALLBACKS, ...).
 load: venv

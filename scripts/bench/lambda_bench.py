@@ -13,6 +13,8 @@ full core):
          session and recipient, so every one does the whole work
   own    a warm callback less the time the TLS front waited for moto behind it: the function's
          own time with an endpoint that answers at once (TLS and the front's work stay in it)
+  cold CPU  the CPU time of a cold start, median of the runs with no warm callbacks (every
+         run but the first): what wall time under the quota is made of, without its jumps
 
 Beside them, in the same run: the floor (the smallest lambda_runtime echo, no TLS), the TLS
 floor (the smallest function making one AWS call over the same TLS stack and trust store) and
@@ -25,7 +27,8 @@ SIZES (128,256,512,1024,full), FUNCTIONS (all), SKIP_BUILD=1 to measure the bina
 BINARIES=DIR to measure DIR/<function> instead (another build, for a before and after),
 PEER=0 to leave the Python peer out, BENCH_ENV="NAME=value;NAME=value" to set variables of
 the functions' (a setting an older build reads under another name, for a before and after),
-TRUST_BUNDLE=amazon to trust the five Amazon roots plus the loopback CA instead of the system
+CALLGRIND=1 to count each cold start's instructions under valgrind (repeatable, for a before
+and after of a few milliseconds; the times are then valgrind's), TRUST_BUNDLE=amazon to trust the five Amazon roots plus the loopback CA instead of the system
 bundle plus it (what the default trust store costs against a full bundle).
 """
 import datetime
@@ -207,6 +210,17 @@ counter = iter(range(10**9))
 # by a whole CFS period when a callback needs a little more than what is left of one.
 CALLS: dict[str, int] = {}
 CPU_MS: dict[tuple[str, str], float] = {}
+# The median CPU time of a cold start (spawn to the first callback done) by function and size,
+# from the kernel's accounting of the whole process (wait4), precise to the microsecond where
+# wall time under a quota moves in whole CFS periods: at 128 MB, 1 ms of CPU is about 14 ms
+# of wall time, so this is the figure that tells a few milliseconds of cold start apart.
+COLD_CPU_MS: dict[tuple[str, str], float] = {}
+# CALLGRIND=1: each process runs under valgrind's callgrind, and a cold start is also counted in
+# instructions (spawn to the first callback done, and the next poll): the same count for the
+# same binary, inputs and environment whatever else the machine does, where CPU time varies by
+# a few milliseconds from run to run. Times under it are valgrind's, not the function's.
+CALLGRIND = os.environ.get("CALLGRIND") == "1"
+COLD_INSTRUCTIONS: dict[tuple[str, str], list[int]] = {}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -223,6 +237,13 @@ def event(name: str) -> bytes:
 
 
 def command(name: str) -> list[str]:
+    if CALLGRIND and name != PEER:
+        return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={OUT}/callgrind.%p",
+                *command_of(name)]
+    return command_of(name)
+
+
+def command_of(name: str) -> list[str]:
     if name == PEER:
         return [str(bench.VENV_BIN / "python"), str(ROOT / "scripts" / "bench" / "python_peer.py")]
     if BINARIES:
@@ -231,9 +252,10 @@ def command(name: str) -> list[str]:
 
 
 def run(name: str, quota: Quota, env: dict, warm: int,
-        front: TlsFront) -> tuple[float, list[float], list[float]]:
+        front: TlsFront) -> tuple[float, list[float], list[float], float]:
     """One process: its cold start to the first callback done, then `warm` more callbacks,
-    each also less the time the front waited for moto during it."""
+    each also less the time the front waited for moto during it; and the CPU time the
+    process used in all (with no warm callbacks: its cold start's, and its next poll's)."""
     api = bench.RuntimeApi()
     api.push(event(name))
     start = time.perf_counter()
@@ -259,26 +281,41 @@ def run(name: str, quota: Quota, env: dict, warm: int,
             raise SystemExit(f"{name} answered {len(errors)} invocations with an error: "
                              f"see target/bench-functions.log")
     finally:
-        process.kill()
-        process.wait()
+        if CALLGRIND and name != PEER:
+            # Callgrind writes its counts when the program ends on a signal it can see.
+            process.terminate()
+        else:
+            process.kill()
+        _, _, usage = os.wait4(process.pid, 0)
+        process.returncode = -9
         api.close()
-    return cold, warms, owns
+    if CALLGRIND and name != PEER and not warm:
+        out = OUT / f"callgrind.{process.pid}"
+        totals = [line for line in out.read_text().splitlines() if line.startswith("totals:")]
+        COLD_INSTRUCTIONS.setdefault((name, quota.mb), []).append(int(totals[0].split()[1]))
+        out.unlink()
+    return cold, warms, owns, (usage.ru_utime + usage.ru_stime) * 1000
 
 
 def measure(name: str, mb: str, env: dict, front: TlsFront) -> tuple[float, float, float]:
     quota = Quota(mb)
-    colds, warms, owns = [], [], []
+    colds, warms, owns, cold_cpus = [], [], [], []
     for r in range(COLD_RUNS):
-        cold, w, o = run(name, quota, env, WARM_RUNS if r == 0 else 0, front)
+        cold, w, o, cpu = run(name, quota, env, WARM_RUNS if r == 0 else 0, front)
         colds.append(cold)
         warms += w
         owns += o
+        if r > 0 or not WARM_RUNS:
+            cold_cpus.append(cpu)
     nan = float("nan")
+    COLD_CPU_MS[(name, mb)] = statistics.median(cold_cpus) if cold_cpus else nan
     return (statistics.median(colds), statistics.median(warms) if warms else nan,
             statistics.median(owns) if owns else nan)
 
 
 def usd_per_million(mb: str, warm_ms: float, arch: str) -> float:
+    if math.isnan(warm_ms):
+        return float("nan")
     memory = ONE_VCPU_MB if mb == "full" else int(mb)
     billed_seconds = math.ceil(warm_ms) / 1000
     return PRICE_PER_MILLION_REQUESTS + 1e6 * billed_seconds * memory / 1024 * PRICE_PER_GB_SECOND[arch]
@@ -317,7 +354,12 @@ def main() -> int:
                 results[(name, mb)] = measure(name, mb, env, front)
                 cold, warm, own = results[(name, mb)]
                 print(f"  {mb:>5} MB  {name:16} cold {cold:8.1f} ms  warm {warm:7.2f} ms  "
-                      f"own {own:7.2f} ms", flush=True)
+                      f"own {own:7.2f} ms  cold CPU {COLD_CPU_MS[(name, mb)]:6.2f} ms", flush=True)
+                if (name, mb) in COLD_INSTRUCTIONS:
+                    counts = COLD_INSTRUCTIONS[(name, mb)]
+                    print(f"  {mb:>5} MB  {name:16} cold instructions {statistics.median(counts):,.0f}"
+                          f" (median of {len(counts)}, {min(counts):,} to {max(counts):,})",
+                          flush=True)
         report(names, sizes, results)
     finally:
         moto.kill()
@@ -335,8 +377,9 @@ def report(names: list[str], sizes: list[str], results: dict) -> None:
         echo_own = results[(bench.FLOOR, mb)][2]
         per_call = results[(FLOOR_TLS, mb)][2] - echo_own
         print("| function | cold, median | warm, median | own (endpoint at once), median "
-              "| AWS calls | own beyond the floors | CPU per warm callback | cold x TLS floor |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+              "| AWS calls | own beyond the floors | CPU per warm callback | CPU per cold start "
+              "| cold x TLS floor |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         tls_floor = results[(FLOOR_TLS, mb)][0]
         for name in names:
             cold, warm, own = results[(name, mb)]
@@ -344,7 +387,8 @@ def report(names: list[str], sizes: list[str], results: dict) -> None:
             beyond = own - echo_own - calls * per_call
             cpu = CPU_MS.get((name, mb), float("nan"))
             print(f"| {name} | {cold:.1f} ms | {warm:.2f} ms | {own:.2f} ms | {calls} | "
-                  f"{beyond:.2f} ms | {cpu:.2f} ms | {cold / tls_floor:.2f} |")
+                  f"{beyond:.2f} ms | {cpu:.2f} ms | {COLD_CPU_MS.get((name, mb), float('nan')):.2f} ms "
+                  f"| {cold / tls_floor:.2f} |")
         print()
     print("### USD per million callbacks (warm, billed by the millisecond, plus requests)\n")
     print("| function | " + " | ".join(f"{mb} MB x86 / arm" for mb in sizes) + " |")

@@ -1,6 +1,8 @@
 //! The email family: sends the OTP and session-link e-mails through Amazon SES, once, fresh and
 //! within the abuse limits (see `shared::delivery`). Nothing from the callback reaches a
-//! header unchecked or the HTML part unescaped.
+//! header unchecked or the HTML part unescaped ([`layout`]).
+
+pub mod layout;
 
 use std::time::Instant;
 
@@ -18,6 +20,9 @@ use shared::policy::{hourly_budget, hourly_limit};
 use shared::redact::mask_email;
 use shared::{Callback, Envelope, Family, SessionsTable};
 
+pub use layout::Layout;
+use layout::html;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailConfig {
     /// `EMAIL_FROM_ADDRESS` (required): a verified SES identity.
@@ -26,6 +31,8 @@ pub struct EmailConfig {
     pub from_name: Option<String>,
     /// `SES_CONFIGURATION_SET`: for event publishing (bounces, complaints).
     pub configuration_set: Option<String>,
+    /// `EMAIL_LAYOUT` and the brand: how the HTML part looks.
+    pub layout: Layout,
     /// `EMAIL_RATE_LIMIT_PER_HOUR` (10): e-mails per mailbox ([`EmailAddress::mailbox`]), To
     /// or Cc, in any 60 minutes.
     pub rate_limit_per_hour: u32,
@@ -61,7 +68,12 @@ impl EmailConfig {
             ));
         }
         let configuration_set = optional("SES_CONFIGURATION_SET");
+        let company = from_name
+            .as_deref()
+            .unwrap_or(from_address.domain())
+            .to_owned();
         Ok(Self {
+            layout: Layout::from_lookup(lookup, &company)?,
             from_address,
             from_name,
             configuration_set,
@@ -109,40 +121,13 @@ pub struct Email {
     pub cc: Vec<EmailAddress>,
     pub subject: String,
     pub text: String,
-    pub html: String,
+    /// None when even the plain layout would be longer than [`layout::MAX_HTML_BYTES`].
+    pub html: Option<String>,
 }
 
-/// `&`, `<`, `>`, `"` and `'` as entities: safe in element text and quoted attributes.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Escaped text with its line breaks kept.
-fn paragraph(text: &str) -> String {
-    let lines: Vec<String> = text.lines().map(escape_html).collect();
-    format!("<p>{}</p>", lines.join("<br>\n"))
-}
-
-fn html_document(body: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n{body}\n</body></html>"
-    )
-}
-
-/// For an OTP, the content in both parts. For a session link, the content, a blank line and
-/// the link as text; the escaped content and the link as an anchor as HTML.
-pub fn compose(callback: &Callback) -> Option<Email> {
+/// The e-mail a callback asks for, its HTML part in `layout`. The text part is the content
+/// (and for a session link, a blank line and the link), whatever the layout.
+pub fn compose(callback: &Callback, layout: &Layout) -> Option<Email> {
     match callback {
         Callback::EmailOneTimePassword(c) => Some(Email {
             kind: Kind::OneTimePassword,
@@ -150,24 +135,21 @@ pub fn compose(callback: &Callback) -> Option<Email> {
             cc: Vec::new(),
             subject: c.subject.as_str().to_owned(),
             text: c.content.as_str().to_owned(),
-            html: html_document(&paragraph(c.content.as_str())),
+            html: html(layout, c.subject.as_str(), c.content.as_str(), None),
         }),
-        Callback::EmailSessionLink(c) => {
-            let link = c.session_link.as_str();
-            let anchor = format!(
-                "<p><a href=\"{href}\">{text}</a></p>",
-                href = escape_html(link),
-                text = escape_html(link)
-            );
-            Some(Email {
-                kind: Kind::SessionLink,
-                to: c.address.clone(),
-                cc: c.cc.addresses().to_vec(),
-                subject: c.subject.as_str().to_owned(),
-                text: format!("{}\n\n{link}", c.content.as_str()),
-                html: html_document(&format!("{}\n{anchor}", paragraph(c.content.as_str()))),
-            })
-        }
+        Callback::EmailSessionLink(c) => Some(Email {
+            kind: Kind::SessionLink,
+            to: c.address.clone(),
+            cc: c.cc.addresses().to_vec(),
+            subject: c.subject.as_str().to_owned(),
+            text: format!("{}\n\n{}", c.content.as_str(), c.session_link.as_str()),
+            html: html(
+                layout,
+                c.subject.as_str(),
+                c.content.as_str(),
+                Some(&c.session_link),
+            ),
+        }),
         _ => None,
     }
 }
@@ -208,7 +190,7 @@ impl EmailFamily {
 
     pub async fn handle(&self, envelope: &Envelope) -> Result<DeliveryOutcome, FamilyError> {
         let started = Instant::now();
-        let Some(mut email) = compose(&envelope.callback) else {
+        let Some(mut email) = compose(&envelope.callback, &self.config.layout) else {
             return Err(misrouted(Family::Email, envelope, started));
         };
         email.cc = distinct_mailboxes(&email.to, std::mem::take(&mut email.cc));
@@ -296,12 +278,13 @@ impl EmailFamily {
                 (!cc.is_empty()).then_some(cc)
             })
             .build();
+        let html = email.html.as_deref().map(content).transpose()?;
         let message = Message::builder()
             .subject(content(&email.subject)?)
             .body(
                 Body::builder()
                     .text(content(&email.text)?)
-                    .html(content(&email.html)?)
+                    .set_html(html)
                     .build(),
             )
             .build();
@@ -342,42 +325,171 @@ mod tests {
             subject: Subject::parse("Verify").unwrap(),
             content: EmailContent::parse(content).unwrap(),
             cc: CcList::parse("a@example.com; b@example.com").unwrap(),
-            session_link: SessionLink::parse("https://widget.identomat.com/?session_token=abc&x=1")
-                .unwrap(),
+            session_link: SessionLink::parse(LINK).unwrap(),
             created_by: None,
         })
     }
 
-    #[test]
-    fn link_email_parts() {
-        let email = compose(&link_email("Dear John,\nplease verify.")).unwrap();
-        assert_eq!(
-            email.text,
-            "Dear John,\nplease verify.\n\nhttps://widget.identomat.com/?session_token=abc&x=1"
-        );
-        assert!(
-            email.html.contains("<p>Dear John,<br>\nplease verify.</p>"),
-            "{}",
-            email.html
-        );
-        assert!(email.html.contains(
-            "<a href=\"https://widget.identomat.com/?session_token=abc&amp;x=1\">https://widget.identomat.com/?session_token=abc&amp;x=1</a>"
-        ), "{}", email.html);
-        let cc: Vec<&str> = email.cc.iter().map(EmailAddress::as_str).collect();
-        assert_eq!(cc, ["a@example.com", "b@example.com"]);
+    const LINK: &str = "https://widget.identomat.com/?session_token=abc&x=1";
+
+    fn branded() -> Layout {
+        Layout::from_lookup(
+            &|name: &str| match name {
+                "EMAIL_LAYOUT" => Some("branded".to_owned()),
+                "EMAIL_BRAND_LOGO_URL" => Some("https://acme.example/logo.png".to_owned()),
+                "EMAIL_BRAND_FOOTER" => Some("Acme Bank, 1 Main Street".to_owned()),
+                _ => None,
+            },
+            "Acme Bank",
+        )
+        .unwrap()
+    }
+
+    /// Every `href` and `src` of `html`, its entities decoded as a browser decodes them.
+    fn urls(html: &str, attribute: &str) -> Vec<String> {
+        let marker = format!("{attribute}=\"");
+        html.split(&marker)
+            .skip(1)
+            .map(|rest| {
+                let value = &rest[..rest.find('"').unwrap()];
+                value
+                    .replace("&#38;", "&")
+                    .replace("&amp;", "&")
+                    .replace("&#34;", "\"")
+                    .replace("&#39;", "'")
+            })
+            .collect()
     }
 
     #[test]
-    fn content_cannot_inject_markup() {
-        let email = compose(&link_email("<script>alert('x')</script> & \"quotes\"")).unwrap();
-        assert!(!email.html.contains("<script>"));
-        assert!(
-            email.html.contains(
-                "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;quotes&quot;"
-            )
+    fn the_text_part_is_the_same_in_every_layout() {
+        for layout in [Layout::Plain, branded()] {
+            let email = compose(&link_email("Dear John,\nplease verify."), &layout).unwrap();
+            assert_eq!(email.text, format!("Dear John,\nplease verify.\n\n{LINK}"));
+            let cc: Vec<&str> = email.cc.iter().map(EmailAddress::as_str).collect();
+            assert_eq!(cc, ["a@example.com", "b@example.com"]);
+        }
+    }
+
+    #[test]
+    fn the_plain_layout_is_the_paragraph_and_the_link() {
+        let html = compose(&link_email("Dear John,\nplease verify."), &Layout::Plain)
+            .unwrap()
+            .html
+            .unwrap();
+        assert_eq!(
+            html,
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n\
+             <p>Dear John,<br>\nplease verify.</p>\n\
+             <p><a href=\"https://widget.identomat.com/?session_token=abc&#38;x=1\">\
+             https://widget.identomat.com/?session_token=abc&#38;x=1</a></p>\n</body></html>"
         );
+    }
+
+    #[test]
+    fn the_branded_layout_is_what_mail_clients_render() {
+        let html = compose(
+            &link_email("Dear John,\nplease verify.\n\nThanks"),
+            &branded(),
+        )
+        .unwrap()
+        .html
+        .unwrap();
+        assert!(
+            html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"),
+            "{html}"
+        );
+        assert!(html.contains("max-width:600px"), "{html}");
+        assert!(html.contains("role=\"presentation\""), "{html}");
+        // Clients strip <style> and flexbox; no script, ever.
+        for absent in ["<style", "display:flex", "<script", "<link", "@import"] {
+            assert!(!html.contains(absent), "{absent}");
+        }
+        // The logo, with the company's name for images off; the footer; two paragraphs.
+        assert_eq!(urls(&html, "src"), ["https://acme.example/logo.png"]);
+        assert!(html.contains("alt=\"Acme Bank\""));
+        assert!(html.contains("Acme Bank, 1 Main Street"));
+        assert!(html.contains(">Dear John,<br>please verify.</p>"), "{html}");
+        assert!(html.contains(">Thanks</p>"), "{html}");
+        // The button and the written-out link, both the session link.
+        assert_eq!(urls(&html, "href"), [LINK, LINK]);
+        assert!(html.contains(">Continue verification</a>"));
+        // An OTP has no button: Identomat's text, with its code, as it is.
+        let otp = Callback::EmailOneTimePassword(shared::callback::EmailOneTimePassword {
+            session_id: SessionId::parse("abc").unwrap(),
+            address: EmailAddress::parse("john.doe@example.com").unwrap(),
+            subject: Subject::parse("Your code").unwrap(),
+            content: EmailContent::parse("Your code is 6867").unwrap(),
+        });
+        let html = compose(&otp, &branded()).unwrap().html.unwrap();
+        assert!(urls(&html, "href").is_empty());
+        assert!(html.contains(">Your code is 6867</p>"));
+    }
+
+    #[test]
+    fn nothing_from_a_callback_is_markup_or_a_link_target() {
+        let hostile = "<script>alert('x')</script> & \"quotes\" <a href=\"https://evil.example/\">\
+                       click</a> <img src=x onerror=alert(1)> javascript:alert(1) \
+                       https://evil.example/login";
+        for layout in [Layout::Plain, branded()] {
+            let mut callback = link_email(hostile);
+            if let Callback::EmailSessionLink(c) = &mut callback {
+                c.subject = Subject::parse("<title>\"x\" onload='y'</title>").unwrap();
+            }
+            let html = compose(&callback, &layout).unwrap().html.unwrap();
+            for raw in [
+                "<script",
+                "<a href=\"https://evil",
+                "<img src=x",
+                "<title>\"",
+            ] {
+                assert!(!html.contains(raw), "{raw} in {html}");
+            }
+            assert!(html.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;"));
+            // Whatever the text says, every link goes to the session link; the only image is
+            // the configured logo.
+            assert!(urls(&html, "href").iter().all(|u| u == LINK), "{html}");
+            assert!(
+                urls(&html, "src")
+                    .iter()
+                    .all(|u| u == "https://acme.example/logo.png")
+            );
+        }
+    }
+
+    #[test]
+    fn an_html_part_gmail_would_clip_falls_back_then_goes() {
+        let layout = branded();
+        let escaped = |n: usize| compose(&link_email(&"&".repeat(n)), &layout).unwrap();
+        // 19,800 ampersands are 99,000 bytes escaped: the branded page would pass 100,000, the
+        // plain one does not.
+        let email = escaped(19_800);
+        let html = email.html.unwrap();
+        assert!(html.len() <= layout::MAX_HTML_BYTES);
+        assert!(
+            html.starts_with("<!DOCTYPE html>\n<html><head>"),
+            "the plain layout"
+        );
+        // 32,000 are past both: the text part alone.
+        let email = escaped(32_000);
+        assert_eq!(email.html, None);
+        assert!(email.text.len() > 32_000);
+        // A real message stays branded, far under the bound.
+        let html = compose(&link_email("Dear John,\nplease verify."), &layout)
+            .unwrap()
+            .html
+            .unwrap();
+        assert!(html.len() < 6_000, "{}", html.len());
+    }
+
+    #[test]
+    fn content_cannot_reach_a_header() {
         // Header-like text stays in the body: subjects and addresses were checked at the door.
-        let email = compose(&link_email("Bcc: victim@example.com\nSubject: hi")).unwrap();
+        let email = compose(
+            &link_email("Bcc: victim@example.com\nSubject: hi"),
+            &Layout::Plain,
+        )
+        .unwrap();
         assert!(
             email
                 .text

@@ -18,6 +18,7 @@ pub fn config() -> EmailConfig {
         from_address: EmailAddress::parse(FROM).unwrap(),
         from_name: Some("Acme Verification".into()),
         configuration_set: None,
+        layout: email::Layout::Plain,
         rate_limit_per_hour: 10,
         per_session_per_hour: 20,
         max_per_hour: 500,
