@@ -54,14 +54,15 @@ fuzz:
 		-max_total_time=$(FUZZ_SECONDS) -max_len=70000
 
 ## Every test of the workspace and of scripts/, but the long runs at scale (make test-scale);
-## each test that talks to AWS starts its own moto server on loopback.
-test: venv
+## each test that talks to AWS starts its own moto server on loopback. The Python tools install
+## while the tests compile (pip is one core's work; the build leaves gaps on the other).
+test:
 	@status=0; \
-	if cargo nextest --version >/dev/null 2>&1; then \
-		cargo nextest run --workspace --all-targets --no-fail-fast || status=1; \
-	else \
-		cargo test --workspace --all-targets --no-fail-fast || status=1; \
-	fi; \
+	$(MAKE) --no-print-directory venv & tools=$$!; \
+	if cargo nextest --version >/dev/null 2>&1; then run="cargo nextest run"; else run="cargo test"; fi; \
+	$$run --workspace --all-targets --no-run || status=1; \
+	wait $$tools || exit 1; \
+	[ $$status = 1 ] || $$run --workspace --all-targets --no-fail-fast || status=1; \
 	for d in scripts/*/; do $(PY) -m unittest discover -s $$d -p 'test_*.py' || status=1; done; \
 	exit $$status
 

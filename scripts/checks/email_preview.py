@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The e-mails' HTML as a mail reader's browser shows it: each kind (session link, OTP) in each
-layout, composed by the email function's own code from the reference samples (`cargo run -p
-email --example preview`), rendered by headless Chromium to a PNG, and checked in the DOM
+layout, composed by the email function's own code from the reference samples (the `preview`
+example of `functions/email`), rendered by headless Chromium to a PNG, and checked in the DOM
 Chromium parsed: no script or anything else that runs or loads (frames, objects, forms, style
 sheets, event handlers, CSS `url()`), no image but the configured logo, every link the sample's
 session link (none in an OTP), a `lang`, at most 600 px wide, under Gmail's clipping size.
@@ -119,19 +119,33 @@ def problems(dom: str, source: str, kind: str, expected: dict) -> list[str]:
     return found
 
 
-def preview(layout: str) -> pathlib.Path:
+def example() -> str:
+    """The preview example, built for the whole workspace as `make test`'s build makes it: the
+    same features for every dependency, so nothing is compiled again (`cargo run -p email`
+    would unify features over email's dependencies alone, and rebuild the SDK)."""
+    built = subprocess.run(["cargo", "build", "--workspace", "--examples", "--message-format=json"],
+                           cwd=ROOT, capture_output=True, text=True)
+    for line in built.stdout.splitlines():
+        message = json.loads(line)
+        if message.get("reason") == "compiler-artifact" and message["target"]["name"] == "preview":
+            if built.returncode == 0 and message.get("executable"):
+                return message["executable"]
+    sys.exit(f"the preview example did not build:\n{built.stderr[-2000:]}")
+
+
+def preview(binary: str, layout: str) -> pathlib.Path:
     folder = OUT / layout
-    built = subprocess.run(["cargo", "run", "-q", "-p", "email", "--example", "preview", "--",
-                            str(folder), layout], cwd=ROOT, capture_output=True, text=True)
-    if built.returncode != 0:
-        sys.exit(f"the preview example failed:\n{built.stderr}")
+    made = subprocess.run([binary, str(folder), layout], cwd=ROOT, capture_output=True, text=True)
+    if made.returncode != 0:
+        sys.exit(f"the preview example failed:\n{made.stderr}")
     return folder
 
 
 def check_all(binary: str) -> list[str]:
     failures = []
+    made_by = example()
     for layout in LAYOUTS:
-        folder = preview(layout)
+        folder = preview(made_by, layout)
         expected = json.loads((folder / "expected.json").read_text())
         for kind in KINDS:
             page = folder / f"{kind}.html"
