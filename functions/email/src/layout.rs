@@ -34,7 +34,7 @@ pub struct Brand {
     pub logo_url: Option<String>,
     /// `#rrggbb`: the top border and the button.
     pub accent: String,
-    /// The button's text colour: white, or near-black on a light accent.
+    /// The button's text colour: white, or near-black (black on a mid-tone) on a light accent.
     pub on_accent: &'static str,
     /// The written-out link's colour: the accent when it reads on white, else a dark blue.
     pub link: String,
@@ -48,6 +48,8 @@ const DEFAULT_ACCENT: &str = "#1a56db";
 const DEFAULT_BUTTON: &str = "Continue verification";
 /// WCAG AA for normal text.
 const MIN_CONTRAST: f64 = 4.5;
+/// The body text's colour, and the button's on a light accent.
+const NEAR_BLACK: [u8; 3] = [0x11, 0x18, 0x27];
 
 impl Layout {
     /// `EMAIL_LAYOUT` (`plain` or `branded`) and, for `branded`, `EMAIL_BRAND_NAME` (the From
@@ -100,9 +102,11 @@ impl Layout {
             company,
             logo_url,
             accent: accent.to_ascii_lowercase(),
+            // Every colour has 4.5:1 against white or black (the worst, mid-grey, 4.58:1).
             on_accent: match readable_on_white {
                 true => "#ffffff",
-                false => "#111827",
+                false if contrast(NEAR_BLACK, rgb) >= MIN_CONTRAST => "#111827",
+                false => "#000000",
             },
             link: match readable_on_white {
                 true => accent.to_ascii_lowercase(),
@@ -306,7 +310,27 @@ mod tests {
             (light.on_accent, light.link.as_str()),
             ("#111827", "#1d4ed8")
         );
-        assert!(contrast([0x11, 0x18, 0x27], [0xff, 0xd4, 0x00]) >= MIN_CONTRAST);
+        assert!(contrast(NEAR_BLACK, [0xff, 0xd4, 0x00]) >= MIN_CONTRAST);
+        // A mid-grey reads on neither white nor near-black: black, then.
+        let grey = branded(&[("EMAIL_BRAND_COLOR", "#777777")]);
+        assert_eq!(grey.on_accent, "#000000");
+        for v in (0..=255u8).step_by(3) {
+            for accent in [[v, v, v], [v, 0, 0], [0, v, 0], [0, 0, v], [255, v, 0]] {
+                let hex = format!("#{:02x}{:02x}{:02x}", accent[0], accent[1], accent[2]);
+                let b = branded(&[("EMAIL_BRAND_COLOR", &hex)]);
+                let text = colour(b.on_accent).unwrap();
+                assert!(
+                    contrast(text, accent) >= MIN_CONTRAST,
+                    "{hex} with {}",
+                    b.on_accent
+                );
+                let link = colour(&b.link).unwrap();
+                assert!(
+                    contrast(link, [255, 255, 255]) >= MIN_CONTRAST,
+                    "{hex}: link"
+                );
+            }
+        }
         assert!(contrast([0x1d, 0x4e, 0xd8], [255, 255, 255]) >= MIN_CONTRAST);
         assert!((contrast([0, 0, 0], [255, 255, 255]) - 21.0).abs() < 0.01);
     }
