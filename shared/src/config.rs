@@ -91,6 +91,24 @@ pub fn required(
     optional(lookup, name).ok_or_else(|| ConfigError::new(name, "is required"))
 }
 
+/// `name`, trimmed, when it is one line of at most `max` characters (it goes into a header or
+/// an HTML part); unset or blank is `None`.
+pub fn one_line(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    max: usize,
+) -> Result<Option<String>, ConfigError> {
+    match optional(lookup, name) {
+        Some(v) if v.chars().any(char::is_control) || v.chars().count() > max => {
+            Err(ConfigError::new(
+                name,
+                format!("must be one line of at most {max} characters"),
+            ))
+        }
+        v => Ok(v),
+    }
+}
+
 /// The process environment as a lookup.
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()

@@ -12,7 +12,7 @@
 //!   contrast against the accent colour.
 
 use askama::Template;
-use shared::config::{ConfigError, optional};
+use shared::config::{ConfigError, one_line, optional};
 use shared::fields::SessionLink;
 
 /// Gmail clips a message whose HTML is longer (102 KB): past this the e-mail falls back to the
@@ -65,17 +65,7 @@ impl Layout {
             Some("branded") => {}
             Some(_) => return Err(ConfigError::new("EMAIL_LAYOUT", "must be plain or branded")),
         }
-        let line = |name: &'static str, max: usize| -> Result<Option<String>, ConfigError> {
-            match optional(name) {
-                Some(v) if v.chars().any(char::is_control) || v.chars().count() > max => {
-                    Err(ConfigError::new(
-                        name,
-                        format!("must be one line of at most {max} characters"),
-                    ))
-                }
-                v => Ok(v),
-            }
-        };
+        let line = |name: &'static str, max: usize| one_line(lookup, name, max);
         let company = line("EMAIL_BRAND_NAME", 64)?.unwrap_or_else(|| default_company.to_owned());
         let logo_url = optional("EMAIL_BRAND_LOGO_URL")
             .map(|url| match https_url(&url) {

@@ -9,7 +9,7 @@ use std::time::Instant;
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 use base64::Engine;
 use shared::aws::Provider;
-use shared::config::{ConfigError, optional};
+use shared::config::{ConfigError, one_line, optional};
 use shared::delivery::{SendError, deliver, log_delivery};
 use shared::family::{FamilyError, Handler, misrouted};
 use shared::fields::EmailAddress;
@@ -57,16 +57,7 @@ impl EmailConfig {
                 EmailAddress::parse(&a)
                     .map_err(|_| ConfigError::new("EMAIL_FROM_ADDRESS", "is not an e-mail address"))
             })?;
-        let from_name = optional("EMAIL_FROM_NAME");
-        if from_name
-            .as_deref()
-            .is_some_and(|n| n.chars().any(char::is_control) || n.chars().count() > 64)
-        {
-            return Err(ConfigError::new(
-                "EMAIL_FROM_NAME",
-                "must be one line of at most 64 characters",
-            ));
-        }
+        let from_name = one_line(lookup, "EMAIL_FROM_NAME", 64)?;
         let configuration_set = optional("SES_CONFIGURATION_SET");
         let company = from_name
             .as_deref()
