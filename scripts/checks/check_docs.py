@@ -48,6 +48,15 @@ AWS_NAMES = {
 }
 # kebab-case names that are neither reasons nor callback types: crates, tools, file stems,
 # values of other systems.
+def rule_codes() -> set[str]:
+    """The `ruleCode`s a rejected# record and its event carry: shared::fields::Problem's
+    variants, kebab-cased as strum writes them."""
+    text = (ROOT / "shared/src/fields.rs").read_text()
+    body = text.split("pub enum Problem {", 1)[1].split("\n}", 1)[0]
+    variants = re.findall(r"^    ([A-Z]\w*),", body, re.M)
+    return {re.sub(r"(?<!^)(?=[A-Z])", "-", v).lower() for v in variants}
+
+
 OTHER_KEBAB = {
     "rust-cargolambda", "cargo-lambda", "cargo-fuzz", "cargo-nextest", "aws-lc",
     "floor-echo", "floor-tls", "python-peer", "bare-parse", "accept-envelope", "aws-sam-cli",
@@ -149,7 +158,7 @@ def check(docs: dict[pathlib.Path, str]) -> list[str]:
     setting_values = {v for p in tpl.get("Parameters", {}).values()
                       for v in re.findall(r"[a-z]+(?:-[a-z]+)+", str(p.get("AllowedPattern", "")))}
     kebab_known = (reasons | outcomes | callback_types | functions | set(targets) | OTHER_KEBAB
-                   | EVENT_FIELDS | stacks | setting_values)
+                   | EVENT_FIELDS | stacks | setting_values | rule_codes())
     rust_types = set(re.findall(r"pub (?:struct|enum|trait|type) ([A-Z]\w*)", source_text))
     import check_template  # noqa: E402 - the AWS metrics the template may watch
     aws_metrics = {m for _, names in check_template.AWS_METRICS.values() for m in names}

@@ -321,9 +321,22 @@ def lease_problems(template: dict) -> list[str]:
     return problems
 
 
+def filter_problems(template: dict) -> list[str]:
+    """Lambda takes at most 5 filters per event source mapping ("Lambda quotas"); moto and
+    the local mapping take any number."""
+    problems = []
+    for name, function in resources_of(template, "AWS::Serverless::Function").items():
+        for event_name, event in (function["Properties"].get("Events") or {}).items():
+            filters = ((event.get("Properties") or {}).get("FilterCriteria") or {}).get("Filters")
+            if filters and len(filters) > 5:
+                problems.append(f"{name}.{event_name}: {len(filters)} filters, Lambda takes 5")
+    return problems
+
+
 def aws_rule_problems(template: dict) -> list[str]:
     return (alarm_topic_problems(template) + metric_problems(template)
-            + dead_letter_writer_problems(template) + lease_problems(template))
+            + dead_letter_writer_problems(template) + lease_problems(template)
+            + filter_problems(template))
 
 
 def main() -> int:

@@ -529,7 +529,8 @@ def demo(stack, table: str = TABLE) -> int:
             detail = event["detail"]
             what = " ".join(f"{k}={json.dumps(detail[k]).strip(chr(34))}" for k in
                             ("result", "previousResult", "roomStatus", "videoFileStatus",
-                             "videoFileId", "channel", "kind", "recipient", "reason", "type")
+                             "videoFileId", "channel", "kind", "recipient", "reason", "type",
+                             "field", "rule")
                             if k in detail)
             session = short(detail.get("sessionId", "-"))
             print(f"  {event['detail-type']:26} {session:12} {what}")
@@ -547,6 +548,10 @@ def demo(stack, table: str = TABLE) -> int:
         elif record.startswith("delivery#"):
             what = f"{r['channel']} {r['kind']} to {r['recipient']}: {r['state']}"
             record = "delivery#" + record.split("#", 1)[1][:8] + "..."
+        elif record.startswith("rejected#"):
+            shown = r.get("fields", {}).get(r["field"], "")
+            what = f"type={r.get('type')} field={r['field']} ({shown}): {r['rule']}"
+            record = "rejected#..."
         else:
             what = f"type={r.get('type')}"
             record = record.split("#")[0] + "#..."
@@ -563,15 +568,20 @@ def demo(stack, table: str = TABLE) -> int:
         ("2 video rooms", count(lambda r: r["record"].startswith("video#")) == 2),
         ("4 deliveries sent", count(lambda r: r["record"].startswith("delivery#") and r["state"] == "sent") == 4),
         ("1 unhandled callback stored", count(lambda r: r["record"].startswith("unhandled#")) == 1),
+        ("the refused callback stored with its field and rule, the number masked",
+         count(lambda r: r["record"].startswith("rejected#") and r["field"] == "phoneNumber"
+               and "512 345" not in json.dumps(r)) == 1),
     ]
     if mapping is not None:
         kinds = sorted(e["detail-type"] for e in events)
         expectations.append(("every event's detail matches its schema (schemas/)",
                              bool(events) and all(matches_schema(e) for e in events)))
-        expectations.append(("6 events: 2 status, 2 video, 1 file available, 1 not handled",
-                             kinds == ["Callback Not Handled", "Session Status Changed",
-                                       "Session Status Changed", "Video Call Status Changed",
-                                       "Video Call Status Changed", "Video File Available"]))
+        expectations.append(("7 events: 2 status, 2 video, 1 file available, 1 not handled, "
+                             "1 rejected",
+                             kinds == ["Callback Not Handled", "Callback Rejected",
+                                       "Session Status Changed", "Session Status Changed",
+                                       "Video Call Status Changed", "Video Call Status Changed",
+                                       "Video File Available"]))
     print("\nExpected outcomes")
     for name, ok in expectations:
         print(f"  {'ok ' if ok else 'NO '} {name}")

@@ -443,7 +443,36 @@ def through_the_api(stack: SamStack, start_api: str, start_lambda: str,
     view = StackView(stack)
     if local_stack.demo(view) != 0:
         failures.append("the reference callbacks through start-api and start-lambda")
+    failures.extend(two_changes_under_one_request_id(stack))
     return failures
+
+
+def two_changes_under_one_request_id(stack: SamStack) -> list[str]:
+    """start-api gives every request the same request id (aws-sam-cli #9279): two different
+    status changes of one session posted through it must both be in its history, since a
+    duplicate is the same request id *and* the same callback."""
+    session = "samlocal0two0changes0one0request0id00001"
+    results = ["MANUAL_CHECK", "APPROVED"]
+    for result in results:
+        body = {"callbackApiKey": stack.key, "type": "session-change", "sessionId": session,
+                "result": result}
+        local_stack.post_json(stack.callback_url, json.dumps(body).encode())
+    dynamodb = boto3.client("dynamodb", **stack.aws)
+
+    def history() -> list[str]:
+        item = dynamodb.get_item(TableName=local_stack.TABLE, ConsistentRead=True,
+                                 Key={"sessionId": {"S": session},
+                                      "record": {"S": "status"}}).get("Item", {})
+        return sorted(e["M"]["result"]["S"] for e in item.get("history", {}).get("L", []))
+
+    deadline = time.time() + 120
+    while time.time() < deadline and history() != sorted(results):
+        time.sleep(0.5)
+    seen = history()
+    ok = seen == sorted(results)
+    print(f"\n  {'ok ' if ok else 'NO '} two status changes under start-api's one request id, "
+          f"both in the history: {seen}")
+    return [] if ok else [f"two changes under one request id: history {seen}"]
 
 
 class StackView:

@@ -1,7 +1,8 @@
 """Lambda's event source mapping for a DynamoDB stream, as the local stacks run it.
 
 It reads each shard of the stream from the start, drops the records no filter pattern matches
-(the mapping's FilterCriteria, EventBridge's pattern syntax: exact values, `prefix`), and
+(the mapping's FilterCriteria, EventBridge's pattern syntax: exact values, `prefix`,
+`exists`), and
 invokes the function with batches of up to BatchSize records in `aws_lambda_events`' shape,
 one batch of a shard at a time. With ReportBatchItemFailures the batch is retried from the
 first item the function names; a function error retries the whole batch, halved first when
@@ -20,15 +21,25 @@ def matches(pattern, value) -> bool:
     if isinstance(pattern, dict):
         if not isinstance(value, dict):
             return False
-        return all(key in value and matches(inner, value[key]) for key, inner in pattern.items())
-    # A list of alternatives: exact values or {"prefix": ...}.
+        return all(matches(inner, value[key]) if key in value else absent_matches(inner)
+                   for key, inner in pattern.items())
+    # A list of alternatives: exact values, {"prefix": ...} or {"exists": true}.
     for alternative in pattern:
         if isinstance(alternative, dict) and "prefix" in alternative:
             if isinstance(value, str) and value.startswith(alternative["prefix"]):
                 return True
+        elif isinstance(alternative, dict) and "exists" in alternative:
+            if alternative["exists"] is True:
+                return True
         elif alternative == value:
             return True
     return False
+
+
+def absent_matches(pattern) -> bool:
+    """A missing leaf matches only `{"exists": false}`."""
+    return isinstance(pattern, list) and any(
+        isinstance(a, dict) and a.get("exists") is False for a in pattern)
 
 
 def passes(filters: list[dict], record: dict) -> bool:

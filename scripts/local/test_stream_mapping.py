@@ -38,6 +38,13 @@ class Filter(unittest.TestCase):
         self.assertTrue(self.keeps(record("INSERT", "s", "unhandled#t#r", 4, type="x")))
         self.assertTrue(self.keeps(record("INSERT", "s", "delivery#k", 5, state="suppressed")))
         self.assertTrue(self.keeps(record("MODIFY", "s", "delivery#k", 6, state="failed")))
+        self.assertTrue(self.keeps(record("INSERT", "unknown", "rejected#t#r", 7, field="x")))
+        repeat = record("MODIFY", "s", "delivery#k", 8, state="sent")
+        repeat["dynamodb"]["NewImage"]["duplicates"] = {"N": "1"}
+        self.assertTrue(self.keeps(repeat))
+
+    def test_lambda_takes_five_filters_at_most(self):
+        self.assertLessEqual(len(FILTERS), 5)
 
     def test_what_cannot_is_dropped_before_the_function(self):
         self.assertFalse(self.keeps(record("REMOVE", "s", "status", 1)))
@@ -45,6 +52,7 @@ class Filter(unittest.TestCase):
         self.assertFalse(self.keeps(record("INSERT", "s", "delivery#k", 3, state="pending")))
         self.assertFalse(self.keeps(record("MODIFY", "s", "delivery#k", 4, state="sent")))
         self.assertFalse(self.keeps(record("MODIFY", "s", "unhandled#t#r", 5, type="x")))
+        self.assertFalse(self.keeps(record("MODIFY", "s", "rejected#t#r", 6, field="x")))
 
 
 class FakeSqs:

@@ -76,8 +76,11 @@ fn failed_to_connect(error: &(dyn std::error::Error + 'static)) -> bool {
         {
             return true;
         }
-        let text = e.to_string();
-        if text.contains("connect error") || text.contains("dns error") {
+        // hyper-util's client error for a connection that was never made (DNS included):
+        // its type says so, where its message is only words.
+        if let Some(client) = e.downcast_ref::<hyper_util::client::legacy::Error>()
+            && client.is_connect()
+        {
             return true;
         }
         cause = e.source();

@@ -117,6 +117,18 @@ pub struct SmsSessionLink {
     pub created_by: Option<Operator>,
 }
 
+impl SmsSessionLink {
+    /// The SMS as sent: the text, a line break and the link, unless the text holds the link
+    /// already.
+    pub fn message(&self) -> std::borrow::Cow<'_, str> {
+        let (text, link) = (self.text.as_str(), self.session_link.as_str());
+        match text.contains(link) {
+            true => text.into(),
+            false => format!("{text}\n{link}").into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EmailOneTimePassword {
@@ -135,6 +147,9 @@ pub struct EmailSessionLink {
     pub content: EmailContent,
     #[serde(default, skip_serializing_if = "CcList::is_empty")]
     pub cc: CcList,
+    /// The `cc` entries that were no address, masked: dropped, the rest delivered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cc_dropped: Vec<String>,
     pub session_link: SessionLink,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<Operator>,
@@ -306,6 +321,21 @@ impl Family {
 }
 
 impl Callback {
+    /// What makes two callbacks the same one: a digest of the callback as the envelope
+    /// carries it (without the key), 128 bits of SHA-256 in hex. A repeat is the same request
+    /// id *and* this digest: a front that reuses request ids (`sam local start-api` gives every
+    /// request one) must not turn a second, different callback into a duplicate.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        // Fields in declaration order, an unknown type's in sorted order: the same callback is
+        // always the same bytes.
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        Sha256::digest(&bytes)[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// The family that acts on this callback; `None` for a type we do not know.
     pub fn family(&self) -> Option<Family> {
         match self.route() {

@@ -99,10 +99,16 @@ pub fn one_line(
     max: usize,
 ) -> Result<Option<String>, ConfigError> {
     match optional(lookup, name) {
-        Some(v) if v.chars().any(char::is_control) || v.chars().count() > max => {
+        Some(v)
+            if v.chars().any(char::is_control)
+                || crate::fields::has_format_character(&v)
+                || v.chars().count() > max =>
+        {
             Err(ConfigError::new(
                 name,
-                format!("must be one line of at most {max} characters"),
+                format!(
+                    "must be one line of at most {max} characters, without invisible format characters"
+                ),
             ))
         }
         v => Ok(v),

@@ -2,11 +2,12 @@
 //! families describe a [`Delivery`] (see [`crate::message`]) and hand [`deliver`] the function
 //! that sends it; the rules are the same for both:
 //!
-//! 1. an OTP older than `OTP_MAX_AGE_SECONDS` is recorded `expired` and not sent;
+//! 1. an OTP older than `OTP_MAX_AGE_SECONDS` is recorded `expired` and not sent, also over a
+//!    record an earlier attempt left `pending` (a configuration failure, then a late redrive);
 //! 2. a recipient outside the allowed countries is recorded `suppressed`;
 //! 3. a conditional put of `delivery#<key>` claims the delivery: the same envelope twice, or an
 //!    identical callback within `DEDUPE_WINDOW_SECONDS`, finds it claimed and sends nothing
-//!    (`deduplicated`); an earlier attempt of the same envelope that still holds it makes this
+//!    (`deduplicated`, counted on the record as `duplicates`); an earlier attempt of the same envelope that still holds it makes this
 //!    attempt fail, to be retried once its lease lapses;
 //! 4. the message counts against each of its hourly limits in turn (the recipients', the
 //!    session's, the deployment's budget); over one it is `suppressed` with that limit's reason
@@ -117,20 +118,16 @@ where
 
     if delivery.kind == Kind::OneTimePassword && envelope.received_at.age(now) > rules.otp_max_age {
         let reason = "otp-too-old";
-        table
-            .record_unsent(delivery, envelope, DeliveryState::Expired, reason)
-            .await?;
-        return Ok(Report::new(DeliveryOutcome::Expired, Some(reason)));
+        let report = Report::new(DeliveryOutcome::Expired, Some(reason));
+        return unsent(table, delivery, envelope, DeliveryState::Expired, report).await;
     }
     if let Some(reason) = delivery.suppress {
-        table
-            .record_unsent(delivery, envelope, DeliveryState::Suppressed, reason)
-            .await?;
-        return Ok(Report::new(DeliveryOutcome::Suppressed, Some(reason)).billed(delivery.billed));
+        let report = Report::new(DeliveryOutcome::Suppressed, Some(reason)).billed(delivery.billed);
+        return unsent(table, delivery, envelope, DeliveryState::Suppressed, report).await;
     }
     let claim = match table.claim_delivery(delivery, envelope, rules).await? {
         ClaimOutcome::Claimed(claim) => claim,
-        ClaimOutcome::Duplicate => return Ok(Report::new(DeliveryOutcome::Deduplicated, None)),
+        ClaimOutcome::Duplicate => return deduplicated(table, delivery, envelope).await,
         ClaimOutcome::HeldByThisRequest => return Err(FamilyError::ClaimHeld),
     };
     if claim.ambiguous_sends() >= MAX_AMBIGUOUS_SENDS {
@@ -207,6 +204,36 @@ where
             Err(release(table, &claim, FamilyError::Configuration(reason)).await)
         }
     }
+}
+
+/// Records a message that is not sent in `state` with `report`'s reason; a record of the same
+/// message already there makes it a repeat.
+pub async fn unsent(
+    table: &SessionsTable,
+    delivery: &Delivery,
+    envelope: &Envelope,
+    state: DeliveryState,
+    report: Report,
+) -> Result<Report, FamilyError> {
+    let reason = report.reason.as_deref().unwrap_or(state.name());
+    match table
+        .record_unsent(delivery, envelope, state, reason)
+        .await?
+    {
+        ClaimOutcome::Claimed(_) => Ok(report),
+        ClaimOutcome::Duplicate => deduplicated(table, delivery, envelope).await,
+        ClaimOutcome::HeldByThisRequest => Err(FamilyError::ClaimHeld),
+    }
+}
+
+/// A repeat: counted on the record, sent not again.
+async fn deduplicated(
+    table: &SessionsTable,
+    delivery: &Delivery,
+    envelope: &Envelope,
+) -> Result<Report, FamilyError> {
+    table.note_duplicate(delivery, envelope).await?;
+    Ok(Report::new(DeliveryOutcome::Deduplicated, None))
 }
 
 /// Finishes the claimed record; if that fails, releases the claim so that Lambda's retry can

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::redact;
 
 /// Why a field's value was refused. The text names the rule, never the value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Problem {
     #[error("is required")]
     Missing,
@@ -27,6 +28,18 @@ pub enum Problem {
     LineBreak,
     #[error("must be an E.164 number: '+', a first digit 1-9, 8 to 15 digits in all")]
     NotE164,
+    #[error("must hold digits only, not letters")]
+    PhoneLetters,
+    #[error("must begin with '+' and the country code, not an international prefix such as 00")]
+    PhoneInternationalPrefix,
+    #[error("must begin with '+' and the country code")]
+    PhoneWithoutPlus,
+    #[error(
+        "must not contain invisible format characters (soft hyphen, zero-width or bidirectional controls)"
+    )]
+    FormatCharacter,
+    #[error("is too long: with the session link appended, the SMS would pass 1600 bytes")]
+    TooLongWithLink,
     #[error("is not a valid e-mail address")]
     NotAnEmailAddress,
     #[error("holds too many addresses")]
@@ -85,6 +98,22 @@ macro_rules! string_newtype {
 
 pub(crate) use string_newtype;
 
+impl Problem {
+    /// A short, stable tag of the rule, for records and events.
+    pub fn code(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// Unicode format characters (category Cf: the soft hyphen, zero-width characters,
+/// bidirectional controls, the BOM): invisible on screen, they hide a host from the link check
+/// (`evil\u{200B}.com`) and reorder what the recipient reads. Refused in every text that is sent.
+pub fn has_format_character(s: &str) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    s.chars()
+        .any(|c| !c.is_ascii() && c.general_category() == GeneralCategory::Format)
+}
+
 /// C0 controls and DEL, except the tab and line breaks a message body may hold.
 fn has_control(s: &str, allow_line_breaks: bool) -> bool {
     s.chars().any(|c| match c {
@@ -97,17 +126,51 @@ fn has_control(s: &str, allow_line_breaks: bool) -> bool {
 }
 
 /// A phone number in E.164 form: `+`, a first digit 1-9, 8 to 15 digits in all.
+///
+/// What people and platforms write is normalised first: whitespace around the number is
+/// trimmed, and spaces, dashes, dots and parentheses between its digits are dropped
+/// (`+995 (551) 23-45.67` is `+995551234567`). Letters, an international prefix (`00`) and a
+/// number without `+` are refused, each with its own rule: guessing a country is not ours to do.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumber(String);
 
 impl PhoneNumber {
+    /// Longer than any spelling of a 15-digit number with separators.
+    const MAX_RAW_BYTES: usize = 40;
+
     pub fn parse(raw: &str) -> Result<Self, Problem> {
-        let digits = raw.strip_prefix('+').ok_or(Problem::NotE164)?;
-        let ok = (8..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
+        let raw = raw.trim();
+        if raw.chars().any(char::is_alphabetic) {
+            return Err(Problem::PhoneLetters);
+        }
+        let Some(rest) = raw.strip_prefix('+') else {
+            return Err(match raw.starts_with("00") {
+                true => Problem::PhoneInternationalPrefix,
+                false => Problem::PhoneWithoutPlus,
+            });
+        };
+        if raw.len() > Self::MAX_RAW_BYTES {
+            return Err(Problem::NotE164);
+        }
+        let mut digits = String::with_capacity(15);
+        let mut in_group = false;
+        for c in rest.chars() {
+            match c {
+                '0'..='9' => digits.push(c),
+                // Separators only after the first digit, and a group opened once at a time.
+                ' ' | '-' | '.' if !digits.is_empty() => {}
+                '(' if !in_group => in_group = true,
+                ')' if in_group && !digits.is_empty() => in_group = false,
+                _ => return Err(Problem::NotE164),
+            }
+        }
+        let ends_in_digit = rest.ends_with(|c: char| c.is_ascii_digit());
+        let ok = ends_in_digit
+            && !in_group
+            && (8..=15).contains(&digits.len())
             && !digits.starts_with('0');
         if ok {
-            Ok(Self(raw.to_owned()))
+            Ok(Self(format!("+{digits}")))
         } else {
             Err(Problem::NotE164)
         }
@@ -134,7 +197,9 @@ pub struct EmailAddress(String);
 impl EmailAddress {
     const MAX_LEN: usize = 254;
 
+    /// Whitespace around the address is trimmed (a pasted address often carries some).
     pub fn parse(raw: &str) -> Result<Self, Problem> {
+        let raw = raw.trim();
         if raw.len() > Self::MAX_LEN {
             return Err(Problem::TooLong);
         }
@@ -213,49 +278,79 @@ fn valid_domain(domain: &str) -> bool {
 }
 
 /// The Cc of a session-link e-mail: the platform sends one string that may hold several
-/// addresses separated by commas or semicolons.
+/// addresses separated by commas or semicolons. An entry that is no address is dropped, not
+/// the whole e-mail: the To and the valid Cc addresses still get it, and the entry, masked,
+/// is kept ([`CcList::dropped`]) for the delivery record.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct CcList(Vec<EmailAddress>);
+pub struct CcList {
+    addresses: Vec<EmailAddress>,
+    dropped: Vec<String>,
+}
 
 impl CcList {
     /// SES accepts 50 recipients per message, one of which is the To.
     pub const MAX: usize = 49;
 
     pub fn parse(raw: &str) -> Result<Self, Problem> {
-        let addresses = raw
+        let mut addresses = Vec::new();
+        let mut dropped = Vec::new();
+        for entry in raw
             .split([',', ';'])
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(EmailAddress::parse)
-            .collect::<Result<Vec<_>, _>>()?;
-        Self::from_addresses(addresses)
+        {
+            match EmailAddress::parse(entry) {
+                Ok(address) => addresses.push(address),
+                Err(_) => dropped.push(redact::mask_entry(entry)),
+            }
+        }
+        if dropped.len() > Self::MAX {
+            return Err(Problem::TooManyAddresses);
+        }
+        let mut list = Self::from_addresses(addresses)?;
+        list.dropped = dropped;
+        Ok(list)
     }
 
     pub fn from_addresses(addresses: Vec<EmailAddress>) -> Result<Self, Problem> {
         if addresses.len() > Self::MAX {
             return Err(Problem::TooManyAddresses);
         }
-        Ok(Self(addresses))
+        Ok(Self {
+            addresses,
+            dropped: Vec::new(),
+        })
+    }
+
+    /// The same addresses, with the dropped entries (masked) an envelope carries.
+    pub fn with_dropped(mut self, dropped: Vec<String>) -> Self {
+        self.dropped = dropped;
+        self
     }
 
     pub fn addresses(&self) -> &[EmailAddress] {
-        &self.0
+        &self.addresses
+    }
+
+    /// The entries that were no address, masked as a delivery record masks a recipient.
+    pub fn dropped(&self) -> &[String] {
+        &self.dropped
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.addresses.is_empty()
     }
 }
 
 impl fmt::Debug for CcList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(&self.0).finish()
+        f.debug_list().entries(&self.addresses).finish()
     }
 }
 
 impl Serialize for CcList {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
+        self.addresses.serialize(s)
     }
 }
 
@@ -355,6 +450,8 @@ impl Subject {
             Err(Problem::LineBreak)
         } else if has_control(raw, false) {
             Err(Problem::ControlCharacter)
+        } else if has_format_character(raw) {
+            Err(Problem::FormatCharacter)
         } else {
             Ok(Self(raw.to_owned()))
         }
@@ -377,6 +474,8 @@ fn message_text(raw: &str, max_bytes: usize) -> Result<String, Problem> {
         Err(Problem::TooLong)
     } else if has_control(raw, true) {
         Err(Problem::ControlCharacter)
+    } else if has_format_character(raw) {
+        Err(Problem::FormatCharacter)
     } else {
         Ok(raw.to_owned())
     }
@@ -428,6 +527,8 @@ impl Operator {
             Err(Problem::TooLong)
         } else if has_control(raw, false) {
             Err(Problem::ControlCharacter)
+        } else if has_format_character(raw) {
+            Err(Problem::FormatCharacter)
         } else {
             Ok(Self(raw.to_owned()))
         }

@@ -20,6 +20,7 @@
 //! | | [`envelope`] | what the ingress hands to a family |
 //! | ingress | [`auth`] | `callbackApiKey`, current and previous, in constant time |
 //! | | [`parse`] | body -> typed callback; envelope -> callback for the families |
+//! | | [`refusal`] | what is kept of a callback refused for a field: masked, never a secret |
 //! | AWS and runtime | [`aws`] | SDK configuration, TLS trust, how a failure is classed |
 //! | | [`metrics`] | CloudWatch EMF counts from the invocation's log line |
 //! | | [`logging`] | JSON logs |
@@ -45,6 +46,7 @@ pub mod numbering;
 pub mod parse;
 pub mod policy;
 pub mod redact;
+pub mod refusal;
 pub mod segments;
 pub mod store;
 pub mod timestamp;

@@ -41,7 +41,8 @@ pub fn hosts(text: &str) -> Vec<String> {
                     // like a URL (`evil.example/login`, `www.`): `node.js` is neither.
                     let host = url_host(raw);
                     let url_like = raw.len() > host.len() || host.starts_with("www.");
-                    if is_domain(&host) || url_like {
+                    let sentence = sentence_join(raw, text[link.end()..].chars().next());
+                    if (is_domain(&host) && !sentence) || url_like {
                         add(host);
                     }
                 }
@@ -78,13 +79,41 @@ pub fn hosts(text: &str) -> Vec<String> {
             add(host);
         }
     }
-    for run in text.split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '-')) {
-        let name = normalize(run.trim_matches(|c| c == '.' || c == '-'));
-        if is_domain(&name) {
-            add(name);
+    let in_name = |c: char| c.is_alphanumeric() || c == '.' || c == '-';
+    let mut start = 0;
+    for (at, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        if at < text.len() && in_name(c) {
+            continue;
+        }
+        let run = &text[start..at];
+        start = at + c.len_utf8();
+        let trimmed = run.trim_start_matches(['.', '-']);
+        let name = trimmed.trim_end_matches(['.', '-']);
+        let end = at - (trimmed.len() - name.len());
+        if is_domain(&normalize(name)) && !sentence_join(name, text[end..].chars().next()) {
+            add(normalize(name));
         }
     }
     found
+}
+
+/// A sentence that lost its space, not a domain: a number, a dot, a capitalised word, and the
+/// sentence going on (`Your code is 6867.Do not share it`, where `.do` is a real suffix). Only
+/// that shape: `evil.com`, `Evil.Com.`, `evil.do/x` and `6867.do` stay domains.
+fn sentence_join(name: &str, after: Option<char>) -> bool {
+    let Some((number, word)) = name.split_once('.') else {
+        return false;
+    };
+    let mut letters = word.chars();
+    !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+        && letters.next().is_some_and(|c| c.is_ascii_uppercase())
+        && !letters.as_str().is_empty()
+        && letters.all(|c| c.is_ascii_lowercase())
+        && after.is_some_and(char::is_whitespace)
 }
 
 /// The host of a URL without its scheme: before the path, query or fragment, after any
@@ -170,9 +199,37 @@ mod tests {
         ] {
             assert_eq!(found(text), Vec::<String>::new(), "{text}");
         }
-        // A sentence that misses its space can still name a real domain: `.do` is the
-        // Dominican Republic's. Refused, as a phone would make it a link.
-        assert_eq!(found("code 6867.Do not share it"), ["6867.do"]);
+        // A sentence that misses its space after the code: `.do` is the Dominican Republic's,
+        // but a number, a capitalised word and the sentence going on is no link.
+        assert_eq!(
+            found("Your code is 6867.Do not share it"),
+            Vec::<String>::new()
+        );
+        assert_eq!(found("Code 6867.Ne partagez pas"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn what_only_looks_like_a_sentence_is_still_a_host() {
+        for (text, host) in [
+            ("Open evil.com", "evil.com"),
+            (
+                "Open secure-login-help.com/verify now",
+                "secure-login-help.com",
+            ),
+            ("Your code is 6867 evil.do/x", "evil.do"),
+            ("HTTPS://EVIL.EXAMPLE", "evil.example"),
+            ("Your code is 6867.do", "6867.do"),
+            ("Your code is 6867.Do", "6867.do"),
+            ("Visit Evil.Com now", "evil.com"),
+            ("Visit 6867.DO now", "6867.do"),
+            ("code 6867.Do/x", "6867.do"),
+        ] {
+            assert!(
+                found(text).contains(&host.to_owned()),
+                "{text}: {:?}",
+                found(text)
+            );
+        }
     }
 
     #[test]

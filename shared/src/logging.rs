@@ -14,13 +14,49 @@ use crate::metrics::{self, EmfLayer};
 /// they print request bodies, which hold phone numbers and message texts.
 pub const DEFAULT_FILTER: &str = "info,aws_config=warn,aws_smithy_runtime=warn";
 
-/// `RUST_LOG` (`level` or `target=level,...`), else [`DEFAULT_FILTER`]. A plain target filter
-/// rather than `EnvFilter`: it needs no regex engine, which keeps the binaries smaller.
+/// Targets whose lines below `info` hold what no log may: the runtime's trace lines print the
+/// raw event (a callback, an envelope), the SDK's and the HTTP and TLS stacks' print request
+/// and response bodies (the secret's value, phone numbers, message texts). `RUST_LOG` cannot
+/// raise them above `info`.
+pub const CAPPED_AT_INFO: [&str; 7] = [
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "lambda_http",
+    "aws_smithy_runtime",
+    "aws_smithy_http_client",
+    "hyper",
+    "rustls",
+];
+
+/// `RUST_LOG` (`level` or `target=level,...`), else [`DEFAULT_FILTER`], with
+/// [`CAPPED_AT_INFO`] held at `info` or below whatever it says. A plain target filter rather
+/// than `EnvFilter`: it needs no regex engine, which keeps the binaries smaller.
 pub fn filter_from_env() -> Targets {
-    std::env::var("RUST_LOG")
-        .ok()
+    filter_from(std::env::var("RUST_LOG").ok().as_deref())
+}
+
+/// [`filter_from_env`] for a given `RUST_LOG`.
+pub fn filter_from(rust_log: Option<&str>) -> Targets {
+    let filter: Targets = rust_log
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(default_filter)
+        .unwrap_or_else(default_filter);
+    let mut capped = filter.clone();
+    for target in CAPPED_AT_INFO {
+        // The level the target has: its own or its nearest parent's, else the default.
+        let own = filter
+            .iter()
+            .filter(|(t, _)| target.starts_with(t))
+            .max_by_key(|(t, _)| t.len())
+            .map(|(_, level)| level)
+            .or(filter.default_level())
+            .unwrap_or(LevelFilter::OFF);
+        capped = capped.with_target(target, own.min(LevelFilter::INFO));
+        // And any of its modules named on their own (`hyper::client=trace`).
+        for (t, level) in filter.iter().filter(|(t, _)| t.starts_with(target)) {
+            capped = capped.with_target(t, level.min(LevelFilter::INFO));
+        }
+    }
+    capped
 }
 
 pub fn default_filter() -> Targets {
@@ -66,4 +102,35 @@ pub fn init() {
     ));
     // Once per cold start: which version this instance runs.
     tracing::info!(version = crate::VERSION, "start");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn rust_log_cannot_raise_the_targets_that_print_bodies() {
+        for rust_log in [
+            "trace",
+            "debug",
+            "info,lambda_runtime=trace,hyper=debug",
+            "rustls=trace",
+        ] {
+            let filter = filter_from(Some(rust_log));
+            for target in CAPPED_AT_INFO {
+                let sub = format!("{target}::layer");
+                for t in [target, sub.as_str()] {
+                    assert!(!filter.would_enable(t, &Level::DEBUG), "{rust_log}: {t}");
+                }
+            }
+        }
+        let filter = filter_from(Some("debug"));
+        assert!(filter.would_enable("shared::store", &Level::DEBUG));
+        assert!(filter.would_enable("lambda_runtime", &Level::INFO));
+        // Lowering them is still allowed.
+        let quiet = filter_from(Some("info,hyper=off"));
+        assert!(!quiet.would_enable("hyper", &Level::INFO));
+        assert!(!filter_from(None).would_enable("aws_smithy_runtime", &Level::INFO));
+    }
 }

@@ -139,6 +139,9 @@ pub struct Delivery {
     /// The hourly limits the message counts against, in the order they are taken: the
     /// recipients', then the session's, then the deployment's budget.
     pub limits: Vec<Limit>,
+    /// Cc entries that were no address and were left out, masked: on the record as
+    /// `ccDropped`.
+    pub dropped_cc: Vec<String>,
 }
 
 /// One hourly limit a message counts against: at most `per_hour` of what it counts in any 60

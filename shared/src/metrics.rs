@@ -20,6 +20,9 @@ use tracing_subscriber::layer::{Context, Layer};
 /// The tracing target of the one line per invocation.
 pub const TARGET: &str = "emf";
 
+/// The metrics also counted by `function, reason, type`.
+pub const BY_TYPE: &[&str] = &["Rejected"];
+
 /// The namespace when `METRICS_NAMESPACE` is unset.
 pub const DEFAULT_NAMESPACE: &str = "IdentomatCallbacks";
 
@@ -89,6 +92,11 @@ pub fn document(
     let mut dimensions = vec![json!(["function"])];
     if !reason.is_empty() {
         dimensions.push(json!(["function", "reason"]));
+    }
+    // A refusal by callback type too, so the operator sees which type the platform changed;
+    // only known type names reach this line's `type`, so the metric's series stay few.
+    if BY_TYPE.contains(&metric.as_str()) && !text("type").is_empty() {
+        dimensions.push(json!(["function", "reason", "type"]));
     }
     let millis = now
         .duration_since(UNIX_EPOCH)

@@ -83,6 +83,11 @@ impl<'a> BodyFields<'a> {
         }
     }
 
+    /// Every top-level field, in the body's order, as its raw JSON text.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &'a RawValue)> + '_ {
+        self.entries.iter().map(|(k, v)| (k.as_ref(), *v))
+    }
+
     fn raw(&self, name: &str) -> Option<&'a RawValue> {
         self.entries
             .iter()
@@ -171,32 +176,34 @@ impl<'a> Reader<'_, 'a> {
         parse(&self.string(name)?).map_err(|p| InvalidField::new(name, p))
     }
 
-    /// A field that may be absent or null.
+    /// A field that may be absent, null or empty: all three mean "none" (the platform and its
+    /// operators send each), and a string of only whitespace is empty.
     fn optional<T>(
         &self,
         name: &'static str,
         parse: fn(&str) -> Result<T, Problem>,
     ) -> Result<Option<T>, InvalidField> {
         match self.fields.scalar(name) {
+            Some(Scalar::Str(s)) if s.trim().is_empty() => Ok(None),
             Some(Scalar::Str(s)) => parse(&s).map(Some).map_err(|p| InvalidField::new(name, p)),
             Some(Scalar::Null) | None => Ok(None),
             Some(Scalar::Other) => Err(InvalidField::new(name, Problem::NotAStringOrNull)),
         }
     }
 
-    /// A field that must be present but may be null (the video call's statuses and file id).
+    /// A field the platform documents as nullable (the video call's statuses and file id):
+    /// absent reads as null, as does `""`.
     fn nullable<T>(
         &self,
         name: &'static str,
         parse: fn(&str) -> Result<T, Problem>,
     ) -> Result<Option<T>, InvalidField> {
-        if self.fields.raw(name).is_none() {
-            return Err(InvalidField::new(name, Problem::Missing));
-        }
         self.optional(name, parse)
     }
 
-    /// `cc`: the platform sends one string of addresses; an envelope carries them as a list.
+    /// `cc`: the platform sends one string of addresses, of which the entries that are no
+    /// address are dropped ([`CcList::parse`]); an envelope carries the addresses as a list and
+    /// the dropped entries, masked, as `ccDropped`.
     fn cc(&self) -> Result<CcList, InvalidField> {
         let invalid = |problem| InvalidField::new("cc", problem);
         match self.fields.raw("cc") {
@@ -212,6 +219,30 @@ impl<'a> Reader<'_, 'a> {
             }
             _ => Ok(self.optional("cc", CcList::parse)?.unwrap_or_default()),
         }
+    }
+
+    /// The masked entries an envelope's `ccDropped` carries. Only an envelope's: what arrives
+    /// from the platform is dropped by [`Self::cc`] itself.
+    fn cc_dropped(&self, cc: &CcList) -> Result<Vec<String>, InvalidField> {
+        if let Checks::Deployment { .. } = self.checks {
+            return Ok(cc.dropped().to_vec());
+        }
+        let Some(raw) = self.fields.raw("ccDropped") else {
+            return Ok(Vec::new());
+        };
+        let invalid = |problem| InvalidField::new("ccDropped", problem);
+        let list: Vec<String> =
+            serde_json::from_str(raw.get()).map_err(|_| invalid(Problem::NotAString))?;
+        if list.len() > CcList::MAX {
+            return Err(invalid(Problem::TooManyAddresses));
+        }
+        if list
+            .iter()
+            .any(|e| e.chars().count() > 83 || e.chars().any(char::is_control))
+        {
+            return Err(invalid(Problem::TooLong));
+        }
+        Ok(list)
     }
 
     fn link(&self, session: &SessionId) -> Result<SessionLink, InvalidField> {
@@ -263,13 +294,19 @@ impl AcceptFrom<Reader<'_, '_>> for SmsOneTimePassword {
 impl AcceptFrom<Reader<'_, '_>> for SmsSessionLink {
     fn accept_from(f: &Reader<'_, '_>) -> Result<Self, InvalidField> {
         let session_id = f.required("sessionId", SessionId::parse)?;
-        Ok(Self {
+        let sms = Self {
             text: f.message("text", SmsText::parse)?,
             phone_number: f.required("phoneNumber", PhoneNumber::parse)?,
             session_link: f.link(&session_id)?,
             created_by: f.optional("createdBy", Operator::parse)?,
             session_id,
-        })
+        };
+        // The text fits, but with the link the sms function appends it would not: refused
+        // here, where the sender is told, rather than accepted and then failed.
+        if sms.message().len() > SmsText::MAX_BYTES {
+            return Err(InvalidField::new("text", Problem::TooLongWithLink));
+        }
+        Ok(sms)
     }
 }
 
@@ -287,11 +324,17 @@ impl AcceptFrom<Reader<'_, '_>> for EmailOneTimePassword {
 impl AcceptFrom<Reader<'_, '_>> for EmailSessionLink {
     fn accept_from(f: &Reader<'_, '_>) -> Result<Self, InvalidField> {
         let session_id = f.required("sessionId", SessionId::parse)?;
+        let address = f.required("address", EmailAddress::parse)?;
+        let subject = f.message("subject", Subject::parse)?;
+        let content = f.message("content", EmailContent::parse)?;
+        let cc = f.cc()?;
+        let cc_dropped = f.cc_dropped(&cc)?;
         Ok(Self {
-            address: f.required("address", EmailAddress::parse)?,
-            subject: f.message("subject", Subject::parse)?,
-            content: f.message("content", EmailContent::parse)?,
-            cc: f.cc()?,
+            address,
+            subject,
+            content,
+            cc: cc.with_dropped(cc_dropped.clone()),
+            cc_dropped,
             session_link: f.link(&session_id)?,
             created_by: f.optional("createdBy", Operator::parse)?,
             session_id,

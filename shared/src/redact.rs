@@ -30,6 +30,58 @@ pub fn mask_email(address: &str) -> String {
     }
 }
 
+/// An entry that was refused as an address (a Cc entry dropped, a refused `address`), as a
+/// record may show it: masked like an address when it has an `@`, else only its length; one
+/// line, printable, at most 80 characters however long it came.
+pub fn mask_entry(entry: &str) -> String {
+    let masked = match entry.contains('@') {
+        true => mask_email(entry),
+        false => format!("*** ({} chars)", entry.chars().count()),
+    };
+    printable(&masked, 80)
+}
+
+/// The shape of a refused value that is not an address: `+`, up to four leading digits (a
+/// country code), then each digit as `#` and each letter as `x`; spaces and ASCII punctuation
+/// stay, anything else is `?`. `+995 5xx 12` is `+995 #xx ##`: the operator sees why it was
+/// refused (the spaces, the letters, a leading `00`), never the number.
+pub fn shape(value: &str) -> String {
+    let mut digits = 0usize;
+    let shaped: String = value
+        .chars()
+        .map(|c| match c {
+            '0'..='9' => {
+                digits += 1;
+                if digits <= 4 { c } else { '#' }
+            }
+            c if c.is_alphabetic() => 'x',
+            c if c == ' ' || c.is_ascii_punctuation() => c,
+            _ => '?',
+        })
+        .collect();
+    printable(&shaped, 40)
+}
+
+/// `text` with each control and invisible format character as `?` (a bidirectional control
+/// would reorder the record on the operator's screen), cut to `max` characters (`...` when
+/// cut).
+pub fn printable(text: &str, max: usize) -> String {
+    let mut buf = [0u8; 4];
+    let mut out: String = text
+        .chars()
+        .map(|c| {
+            let hidden =
+                c.is_control() || crate::fields::has_format_character(c.encode_utf8(&mut buf));
+            if hidden { '?' } else { c }
+        })
+        .take(max)
+        .collect();
+    if text.chars().nth(max).is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
 /// A short, stable, one-way tag of a session id, so log lines of one session can be joined
 /// without the id (the verification link's token) appearing anywhere. 48 bits: enough to tell
 /// sessions apart in a log search, far too few to matter as a secret.
@@ -76,6 +128,17 @@ mod tests {
     fn email_keeps_first_letter_and_domain() {
         assert_eq!(mask_email("john.doe@example.com"), "j***@example.com");
         assert_eq!(mask_email("no-at-sign"), "***");
+    }
+
+    #[test]
+    fn refused_values_show_their_shape_not_their_digits() {
+        assert_eq!(shape("+995 5xx 12 34"), "+995 5xx ## ##");
+        assert_eq!(shape("00995512345678"), "0099##########");
+        assert_eq!(shape("+９９５"), "+???");
+        assert_eq!(mask_entry("not an address"), "*** (14 chars)");
+        assert_eq!(mask_entry("john@@example.com"), "j***@example.com");
+        assert_eq!(mask_entry(&format!("a@{}", "x".repeat(200))).len(), 83);
+        assert_eq!(printable("a\u{0}b\nc\u{202E}", 10), "a?b?c?");
     }
 
     #[test]

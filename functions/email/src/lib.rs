@@ -90,12 +90,35 @@ impl EmailConfig {
                 let quoted = name.replace('\\', "\\\\").replace('"', "\\\"");
                 format!("\"{quoted}\" <{address}>")
             }
-            Some(name) => {
-                let encoded = base64::engine::general_purpose::STANDARD.encode(name);
-                format!("=?UTF-8?B?{encoded}?= <{address}>")
-            }
+            Some(name) => format!("{} <{address}>", encoded_words(name)),
         }
     }
+}
+
+/// `name` as RFC 2047 encoded words of UTF-8 in base64, each at most 75 characters (section
+/// 2) and each holding whole characters (section 5: a word must not split one), separated by
+/// a space. 45 bytes of UTF-8 make 60 of base64, and `=?UTF-8?B?` and `?=` 12 more: 72.
+pub fn encoded_words(name: &str) -> String {
+    const MAX_BYTES: usize = 45;
+    let mut words = Vec::new();
+    let mut start = 0;
+    let mut end = 0;
+    for (at, c) in name.char_indices() {
+        if at + c.len_utf8() - start > MAX_BYTES {
+            words.push(&name[start..end]);
+            start = at;
+        }
+        end = at + c.len_utf8();
+    }
+    words.push(&name[start..end]);
+    words
+        .iter()
+        .map(|w| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(w);
+            format!("=?UTF-8?B?{encoded}?=")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The deployment's OTP e-mail budget, in recipients, when `EMAIL_MAX_PER_HOUR` is unset: far
@@ -206,6 +229,10 @@ impl EmailFamily {
             billed: u32::try_from(recipients).unwrap_or(u32::MAX),
             suppress: None,
             limits: self.limits(&email, session),
+            dropped_cc: match &envelope.callback {
+                Callback::EmailSessionLink(c) => c.cc_dropped.clone(),
+                _ => Vec::new(),
+            },
         };
         let result = deliver(
             &self.table,
@@ -316,6 +343,7 @@ mod tests {
             subject: Subject::parse("Verify").unwrap(),
             content: EmailContent::parse(content).unwrap(),
             cc: CcList::parse("a@example.com; b@example.com").unwrap(),
+            cc_dropped: Vec::new(),
             session_link: SessionLink::parse(LINK).unwrap(),
             created_by: None,
         })

@@ -9,6 +9,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use shared::callback::Route;
 use shared::redact::Fingerprint;
+use shared::refusal::RefusedCallback;
 use shared::{
     Acceptance, Callback, Envelope, Limits, LinkPolicy, Rejection, SessionsTable, Timestamp,
 };
@@ -99,6 +100,8 @@ impl Ingress {
 
         let mut callback_type: Option<String> = None;
         let mut session: Option<Fingerprint> = None;
+        // The field and the rule of a 422, for the log line: never the value.
+        let mut refusal: Option<(&'static str, String)> = None;
         let outcome = if request.method() != Method::POST {
             Outcome::MethodNotAllowed
         } else {
@@ -114,6 +117,19 @@ impl Ingress {
                         limits: self.limits,
                     };
                     match acceptance.accept(request.body().as_ref()) {
+                        Err(Rejection::Invalid(invalid)) => {
+                            let refused = RefusedCallback::of(
+                                request.body().as_ref(),
+                                invalid,
+                                self.links.allowed_hosts(),
+                            );
+                            callback_type = refused.type_name.map(str::to_owned);
+                            session = refused.session_id.as_ref().map(|s| s.fingerprint());
+                            refusal = Some((invalid.field, refused.rule()));
+                            self.record_refusal(&refused, &request_id, received_at)
+                                .await
+                                .unwrap_or(Outcome::Rejected(Rejection::Invalid(invalid)))
+                        }
                         Err(rejection) => Outcome::Rejected(rejection),
                         Ok(callback) => {
                             callback_type = Some(loggable_type(callback.type_name()));
@@ -137,12 +153,36 @@ impl Ingress {
             r#type = callback_type.as_deref().unwrap_or(""),
             outcome = outcome.name(),
             reason,
+            field = refusal.as_ref().map(|(field, _)| *field),
+            rule = refusal.as_ref().map(|(_, rule)| rule.as_str()),
             status = status.as_u16(),
             durationMs = started.elapsed().as_secs_f64() * 1000.0,
             session = %session.map(|f| f.to_string()).unwrap_or_default(),
             "callback"
         );
         Ok(respond(status, &outcome, &request_id))
+    }
+
+    /// Stores the refused callback's `rejected#` record, so that every authenticated callback
+    /// leaves a trace; `Some(StoreFailed)` when it could not be (503: the platform retries, and
+    /// the refusal is recorded then), `None` when it was.
+    async fn record_refusal(
+        &self,
+        refused: &RefusedCallback,
+        request_id: &str,
+        received_at: Timestamp,
+    ) -> Option<Outcome> {
+        match self
+            .table
+            .put_rejected(refused, request_id, received_at)
+            .await
+        {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::warn!(requestId = %request_id, error = %e, "refusal not recorded");
+                Some(Outcome::StoreFailed)
+            }
+        }
     }
 
     async fn dispatch(

@@ -88,6 +88,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, u16)> {
         ("link with an encoded dot in the host", link("https://widget%2Eidentomat.com/?session_token={t}"), 422),
         ("link with another token", link("https://widget.identomat.com/?session_token=stolen"), 422),
         ("link with a line break", link("https://widget.identomat.com/?session_token={t}\r\nX: y"), 422),
+        ("link SMS the link pushes past 1,600 bytes", sms_link("text", json!("x".repeat(1550))), 422),
         // Foreign links in what goes out in the company's name.
         ("foreign link in an OTP text", otp("text", json!("Your code is 6867. Not you? evil.example/login")), 422),
         ("foreign host in a WebOTP line", otp("text", json!("Your code is 6867\n\n@evil.example #6867")), 422),
@@ -96,6 +97,13 @@ fn cases() -> Vec<(&'static str, Vec<u8>, u16)> {
         ("foreign address in a content", mail("content", json!("Send your code to security@evil.com")), 422),
         ("foreign domain in Georgian script", mail("content", json!("ეწვიეთ ევილ.გე")), 422),
         ("foreign link behind ideographic dots", otp("text", json!("Your code is 6867: evil。com")), 422),
+        ("foreign link behind a zero-width space", otp("text", json!("Your code is 6867: evil\u{200B}.com")), 422),
+        ("foreign bare domain", otp("text", json!("Your code is 6867 evil.com")), 422),
+        ("foreign domain with a path", otp("text", json!("Your code is 6867 secure-login-help.com/verify")), 422),
+        ("foreign .do domain with a path", otp("text", json!("Your code is 6867 evil.do/x")), 422),
+        ("foreign link in capitals", otp("text", json!("Your code is 6867 HTTPS://EVIL.EXAMPLE")), 422),
+        ("bidirectional control in a subject", mail("subject", json!("Verify \u{202E}moc.live")), 422),
+        ("soft hyphen in a content", mail("content", json!("Verify wid\u{AD}get")), 422),
         // What an SMS is billed as.
         ("OTP of four GSM-7 parts", otp("text", json!("x".repeat(460))), 422),
         ("OTP of four UCS-2 parts", otp("text", json!("ა".repeat(202))), 422),
@@ -106,9 +114,11 @@ fn cases() -> Vec<(&'static str, Vec<u8>, u16)> {
         ("CR/LF in address", mail("address", json!("john@example.com\r\nBcc: victim@example.com")), 422),
         ("display name in address", mail("address", json!("John <john@example.com>")), 422),
         ("multiple @ in address", mail("address", json!("john@doe@example.com")), 422),
-        ("bad cc address", mail("cc", json!("support@example.com, <script>")), 422),
+        ("bad cc address alone, no other valid address", mail("cc", json!(["<script>"])), 422),
         // Phone numbers.
-        ("phone with spaces", otp("phoneNumber", json!("+995 512 345 678")), 422),
+        ("phone with spaces and letters", otp("phoneNumber", json!("+995 5xx xx xx xx")), 422),
+        ("phone with an international prefix", otp("phoneNumber", json!("00995512345678")), 422),
+        ("phone with a slash", otp("phoneNumber", json!("+995/512345678")), 422),
         ("phone with letters", otp("phoneNumber", json!("+99551234567O")), 422),
         ("phone without +", otp("phoneNumber", json!("995512345678")), 422),
         ("phone with leading zero", otp("phoneNumber", json!("+0995512345678")), 422),
@@ -143,9 +153,98 @@ async fn hostile_requests_get_their_4xx_and_change_nothing() {
         stack.lambda.invocations().is_empty(),
         "something was handed on"
     );
-    assert!(
-        testkit::scan_table(&stack.aws, TABLE).await.is_empty(),
-        "something was stored"
+    // Each authenticated refusal (422) leaves its `rejected#` record, and nothing else is
+    // stored: no other record, none for a 400, 401 or 413.
+    let stored = testkit::scan_table(&stack.aws, TABLE).await;
+    let refused = cases.iter().filter(|(_, _, status)| *status == 422).count();
+    assert_eq!(stored.len(), refused);
+    for item in &stored {
+        let record = item["record"].as_s().unwrap();
+        assert!(record.starts_with("rejected#"), "{record}");
+        // The session id is the record's partition, as for every record of a session.
+        let mut item = item.clone();
+        item.remove("sessionId");
+        let text = format!("{item:?}");
+        for secret in [KEY, TOKEN, "6867", "512345678", "victim@", "\u{202e}"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+}
+
+/// What the platform and its operators plausibly send, accepted now, each normalised.
+#[tokio::test]
+async fn plausible_variants_are_normalised_not_refused() {
+    let stack = Stack::start(sample_keys()).await;
+    let video = |field: &str, value: Value| with("video-call-status-update-empty", field, value);
+    let mut no_nullables = testkit::samples::json("video-call-status-update-empty");
+    for field in ["compositionStatus", "videoFileStatus", "videoFileId"] {
+        no_nullables.as_object_mut().unwrap().remove(field);
+    }
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "phone with spaces, normalised",
+            otp("phoneNumber", json!("+995 512 345 678")),
+        ),
+        (
+            "phone with dashes and dots, normalised",
+            otp("phoneNumber", json!("+995-512.345-678")),
+        ),
+        (
+            "phone with parentheses, normalised",
+            otp("phoneNumber", json!("+995 (512) 345678")),
+        ),
+        (
+            "address with spaces around, trimmed",
+            mail("address", json!("  john.doe@example.com ")),
+        ),
+        (
+            "empty sessionType, read as absent",
+            with("session-change", "sessionType", json!("")),
+        ),
+        (
+            "empty compositionStatus, read as null",
+            video("compositionStatus", json!("")),
+        ),
+        (
+            "empty videoFileId, read as null",
+            video("videoFileId", json!("")),
+        ),
+        (
+            "video without its nullable fields, read as null",
+            serde_json::to_vec(&no_nullables).unwrap(),
+        ),
+        ("empty cc, read as absent", mail("cc", json!(""))),
+        (
+            "bad cc address, dropped",
+            mail("cc", json!("support@widget.identomat.com, not an address")),
+        ),
+        (
+            "a sentence that lost its space",
+            otp("text", json!("Your code is 6867.Do not share it")),
+        ),
+    ];
+    for (name, body) in &cases {
+        let response = stack.post(body).await;
+        assert_eq!(response.status(), 202, "{name}: {}", body_text(&response));
+    }
+    let handed: Vec<Value> = stack
+        .lambda
+        .invocations()
+        .iter()
+        .map(|i| i.payload_json())
+        .collect();
+    assert_eq!(handed.len(), cases.len());
+    for envelope in &handed[..3] {
+        assert_eq!(envelope["callback"]["phoneNumber"], "+995512345678");
+    }
+    assert_eq!(handed[3]["callback"]["address"], "john.doe@example.com");
+    assert_eq!(
+        handed[9]["callback"]["cc"],
+        json!(["support@widget.identomat.com"])
+    );
+    assert_eq!(
+        handed[9]["callback"]["ccDropped"],
+        json!(["*** (14 chars)"])
     );
 }
 

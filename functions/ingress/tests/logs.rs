@@ -124,3 +124,51 @@ async fn a_bad_secret_is_counted_for_its_alarm() {
     assert_eq!(counted[0]["kept"], true);
     assert!(!logs.text().contains("good-key-123456"));
 }
+
+#[tokio::test]
+async fn a_refusal_is_logged_with_its_type_field_and_rule_never_its_value() {
+    let logs = Captured::default();
+    let _guard = logs.install();
+    let stack = Stack::start(sample_keys()).await;
+    let mut otp: Value = serde_json::from_slice(&sample("one-time-password-request")).unwrap();
+    otp["phoneNumber"] = json!("+995 5l2 345 678");
+    assert_eq!(
+        stack
+            .post(&serde_json::to_vec(&otp).unwrap())
+            .await
+            .status(),
+        422
+    );
+    let line = logs
+        .lines()
+        .into_iter()
+        .find(|l| l["message"] == "callback")
+        .expect("the request's line");
+    assert_eq!(line["type"], "one-time-password-request");
+    assert_eq!(line["outcome"], "rejected");
+    assert_eq!(line["reason"], "invalid-field");
+    assert_eq!(line["field"], "phoneNumber");
+    assert_eq!(line["rule"], "must hold digits only, not letters");
+    assert_eq!(line["Rejected"], 1);
+    // Counted by type too, so the alarm's reader sees which callback the platform changed.
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([
+            ["function"],
+            ["function", "reason"],
+            ["function", "reason", "type"]
+        ])
+    );
+    let text = logs.text();
+    for secret in [
+        "5l2",
+        "345 678",
+        "6867",
+        "wwb83rh1se22wd81z0tx8bqlerljq5kgf6rxem1q",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "{secret} appears in the logs:\n{text}"
+        );
+    }
+}

@@ -14,10 +14,10 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_dynamo::{AttributeValue, Item};
 use serde_json::Value;
-use shared::store::UNKNOWN_SESSION;
 use shared::store::delivery::DELIVERY_RECORD_PREFIX;
 use shared::store::status::STATUS_RECORD;
 use shared::store::video::VIDEO_RECORD_PREFIX;
+use shared::store::{REJECTED_RECORD_PREFIX, UNKNOWN_SESSION};
 
 /// An event's `detail-type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter)]
@@ -32,8 +32,12 @@ pub enum DetailType {
     MessageDeliveryFailed,
     #[strum(serialize = "Message Suppressed")]
     MessageSuppressed,
+    #[strum(serialize = "Message Deduplicated")]
+    MessageDeduplicated,
     #[strum(serialize = "Callback Not Handled")]
     CallbackNotHandled,
+    #[strum(serialize = "Callback Rejected")]
+    CallbackRejected,
 }
 
 impl DetailType {
@@ -66,7 +70,9 @@ pub enum Detail {
     VideoCallStatusChanged(VideoCallStatusChanged),
     VideoFileAvailable(VideoFileAvailable),
     Message(MessageDetail),
+    MessageDeduplicated(MessageDeduplicated),
     CallbackNotHandled(CallbackNotHandled),
+    CallbackRejected(CallbackRejected),
 }
 
 /// A session id, as the ingress accepts it (`shared::fields::SessionId`).
@@ -95,6 +101,15 @@ pub struct SessionStatusChanged {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub previous_result: Option<String>,
+    /// Present, and true, when the new result is a non-final one (MANUAL_CHECK,
+    /// ADDITIONAL_INFORMATION_REQUESTED) after a final one (APPROVED, REJECTED): a late retry
+    /// of an older callback, or a session reopened at Identomat. Check the session there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regressed: Option<bool>,
+    /// The final result the session regressed from, with `regressed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub regressed_from: Option<String>,
     /// `kyc`, `kyb`, or a value Identomat adds later.
     #[schemars(length(min = 1, max = 64))]
     pub session_type: String,
@@ -248,6 +263,79 @@ pub enum Kind {
     Link,
 }
 
+/// `Message Deduplicated`: an SMS or e-mail was asked for again (the same message to the same
+/// recipient within `DEDUPE_WINDOW_SECONDS`, or the same request retried) and not sent again.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields, title = "Message Deduplicated")]
+pub struct MessageDeduplicated {
+    /// The repeat's request id plus the record, `:deduplicated:` and the count. Drop an event
+    /// whose id you have seen.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// The Identomat session.
+    #[schemars(regex(pattern = SESSION_ID))]
+    pub session_id: String,
+    pub channel: Channel,
+    pub kind: Kind,
+    /// The recipient as the logs show it: `+9955*****78`, `j***@example.com`.
+    #[schemars(length(min = 1, max = 256))]
+    pub recipient: String,
+    /// The state of the message the repeat asked for again: `sent`, `pending` (being sent),
+    /// `suppressed`, `failed` or `expired`.
+    #[schemars(length(min = 1, max = 64))]
+    pub state: String,
+    /// How many repeats the message has had.
+    #[schemars(range(min = 1))]
+    pub duplicates: u64,
+    /// When the receiver got the repeat (RFC 3339, UTC, milliseconds).
+    #[schemars(extend("format" = "date-time"))]
+    pub received_at: String,
+    /// The repeat's request id.
+    #[schemars(length(min = 1))]
+    pub request_id: String,
+    /// The request id of the callback that asked for the message first.
+    #[schemars(length(min = 1))]
+    pub first_request_id: String,
+}
+
+/// `Callback Rejected`: an authenticated callback was refused for a field (422). Its record,
+/// `rejected#<receivedAt>#<requestId>`, holds the other fields, masked.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields, title = "Callback Rejected")]
+pub struct CallbackRejected {
+    /// The request id plus `:rejected`.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// The Identomat session, when the callback carried a valid one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = SESSION_ID))]
+    pub session_id: Option<String>,
+    /// The callback's `type`, when it is one this version knows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub r#type: Option<String>,
+    /// The field refused.
+    #[schemars(length(min = 1, max = 64))]
+    pub field: String,
+    /// The rule it broke, in the words of the 422 answer.
+    #[schemars(length(min = 1, max = 256))]
+    pub rule: String,
+    /// The rule as a short, stable tag (`not-e164`, `foreign-link`, ...).
+    #[schemars(length(min = 1, max = 64))]
+    pub rule_code: String,
+    /// For a text that names hosts not in SESSION_LINK_HOSTS: those hosts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub foreign_hosts: Vec<String>,
+    /// When the receiver got the callback (RFC 3339, UTC, milliseconds).
+    #[schemars(extend("format" = "date-time"))]
+    pub received_at: String,
+    /// The callback's request id.
+    #[schemars(length(min = 1))]
+    pub request_id: String,
+}
+
 /// `Callback Not Handled`: a callback of a type this version does not know was stored. Its
 /// payload stays in the table.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -297,9 +385,13 @@ pub fn notifications(change: Change<'_>) -> Vec<Notification> {
     } else if record.starts_with(VIDEO_RECORD_PREFIX) {
         video(session, record, &old, &new)
     } else if record.starts_with(DELIVERY_RECORD_PREFIX) {
-        delivery(session, record, &old, &new).into_iter().collect()
+        let mut events: Vec<_> = delivery(session, record, &old, &new).into_iter().collect();
+        events.extend(deduplicated(session, record, &old, &new));
+        events
     } else if record.starts_with("unhandled#") && change.event_name == "INSERT" {
         unhandled(session, &new).into_iter().collect()
+    } else if record.starts_with(REJECTED_RECORD_PREFIX) && change.event_name == "INSERT" {
+        rejected(session, &new).into_iter().collect()
     } else {
         Vec::new()
     }
@@ -312,11 +404,18 @@ fn status(session: &str, old: &Image, new: &Image) -> Option<Notification> {
         return None;
     }
     let request_id = new.text("requestId")?;
+    let regressed_from = new
+        .boolean("regressed")
+        .unwrap_or(false)
+        .then(|| new.text("regressedFrom").map(str::to_owned))
+        .flatten();
     let detail = SessionStatusChanged {
-        id: format!("{request_id}:{STATUS_RECORD}"),
+        id: event_id(request_id, STATUS_RECORD, new),
         session_id: session.to_owned(),
         result: result.to_owned(),
         previous_result: previous.map(str::to_owned),
+        regressed: regressed_from.is_some().then_some(true),
+        regressed_from,
         session_type: new.text("sessionType")?.to_owned(),
         received_at: new.text("receivedAt")?.to_owned(),
         request_id: request_id.to_owned(),
@@ -349,7 +448,7 @@ fn video(session: &str, record: &str, old: &Image, new: &Image) -> Vec<Notificat
             .any(|k| old.0.get(*k) != new.0.get(*k));
     if changed && let Some(room_status) = new.text("roomStatus") {
         let detail = VideoCallStatusChanged {
-            id: format!("{request_id}:{record}"),
+            id: event_id(request_id, record, new),
             session_id: session.to_owned(),
             room_id: room_id.to_owned(),
             room_status: room_status.to_owned(),
@@ -367,7 +466,7 @@ fn video(session: &str, record: &str, old: &Image, new: &Image) -> Vec<Notificat
     let available = |image: &Image| image.text("videoFileStatus") == Some("available");
     if available(new) && !available(old) {
         let detail = VideoFileAvailable {
-            id: format!("{request_id}:{record}:available"),
+            id: format!("{}:available", event_id(request_id, record, new)),
             session_id: session.to_owned(),
             room_id: room_id.to_owned(),
             video_file_id: new.text_or_null("videoFileId"),
@@ -403,16 +502,8 @@ fn delivery(session: &str, record: &str, old: &Image, new: &Image) -> Option<Not
     let detail = MessageDetail {
         id: format!("{request_id}:{record}:{state}"),
         session_id: session.to_owned(),
-        channel: match new.text("channel")? {
-            "sms" => Channel::Sms,
-            "email" => Channel::Email,
-            _ => return None,
-        },
-        kind: match new.text("kind")? {
-            "otp" => Kind::Otp,
-            "link" => Kind::Link,
-            _ => return None,
-        },
+        channel: new.channel()?,
+        kind: new.kind()?,
         // The recipient as the record holds it: masked by the function that wrote it.
         recipient: new.text("recipient")?.to_owned(),
         reason: reason.unwrap_or(state).to_owned(),
@@ -422,6 +513,60 @@ fn delivery(session: &str, record: &str, old: &Image, new: &Image) -> Option<Not
     Some(Notification {
         detail_type,
         detail: Detail::Message(detail),
+    })
+}
+
+/// A change's event id: the request that caused it and the record, and the callback's digest
+/// where the record holds one, so that two changes of one request id (a front that reuses
+/// ids) are two events.
+fn event_id(request_id: &str, record: &str, new: &Image) -> String {
+    match new.text("digest") {
+        Some(digest) => format!("{request_id}:{record}:{digest}"),
+        None => format!("{request_id}:{record}"),
+    }
+}
+
+/// A message asked for again: its record's `duplicates` grew.
+fn deduplicated(session: &str, record: &str, old: &Image, new: &Image) -> Option<Notification> {
+    let duplicates = new.number("duplicates")?;
+    if old.number("duplicates") >= Some(duplicates) {
+        return None;
+    }
+    let request_id = new.text("lastDuplicateRequestId")?;
+    let detail = MessageDeduplicated {
+        id: format!("{request_id}:{record}:deduplicated:{duplicates}"),
+        session_id: session.to_owned(),
+        channel: new.channel()?,
+        kind: new.kind()?,
+        recipient: new.text("recipient")?.to_owned(),
+        state: new.text("state")?.to_owned(),
+        duplicates,
+        received_at: new.text("lastDuplicateAt")?.to_owned(),
+        request_id: request_id.to_owned(),
+        first_request_id: new.text("requestId")?.to_owned(),
+    };
+    Some(Notification {
+        detail_type: DetailType::MessageDeduplicated,
+        detail: Detail::MessageDeduplicated(detail),
+    })
+}
+
+fn rejected(session: &str, new: &Image) -> Option<Notification> {
+    let request_id = new.text("requestId")?;
+    let detail = CallbackRejected {
+        id: format!("{request_id}:rejected"),
+        session_id: (session != UNKNOWN_SESSION).then(|| session.to_owned()),
+        r#type: new.text("type").map(str::to_owned),
+        field: new.text("field")?.to_owned(),
+        rule: new.text("rule")?.to_owned(),
+        rule_code: new.text("ruleCode")?.to_owned(),
+        foreign_hosts: new.texts("foreignHosts"),
+        received_at: new.text("receivedAt")?.to_owned(),
+        request_id: request_id.to_owned(),
+    };
+    Some(Notification {
+        detail_type: DetailType::CallbackRejected,
+        detail: Detail::CallbackRejected(detail),
     })
 }
 
@@ -452,6 +597,51 @@ impl Image<'_> {
         }
     }
 
+    /// A delivery record's channel and kind, as its events name them.
+    fn channel(&self) -> Option<Channel> {
+        match self.text("channel")? {
+            "sms" => Some(Channel::Sms),
+            "email" => Some(Channel::Email),
+            _ => None,
+        }
+    }
+
+    fn kind(&self) -> Option<Kind> {
+        match self.text("kind")? {
+            "otp" => Some(Kind::Otp),
+            "link" => Some(Kind::Link),
+            _ => None,
+        }
+    }
+
+    fn boolean(&self, name: &str) -> Option<bool> {
+        match self.0.get(name) {
+            Some(AttributeValue::Bool(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
+    fn number(&self, name: &str) -> Option<u64> {
+        match self.0.get(name) {
+            Some(AttributeValue::N(n)) => n.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// A list of strings; its other members, and a missing list, are nothing.
+    fn texts(&self, name: &str) -> Vec<String> {
+        match self.0.get(name) {
+            Some(AttributeValue::L(items)) => items
+                .iter()
+                .filter_map(|v| match v {
+                    AttributeValue::S(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// A string, or `None` where the record holds NULL (or nothing).
     fn text_or_null(&self, name: &str) -> Option<String> {
         self.text(name).map(str::to_owned)
@@ -478,7 +668,11 @@ pub fn schemas() -> Vec<(String, Value)> {
                 DetailType::MessageDeliveryFailed | DetailType::MessageSuppressed => {
                     generator.root_schema_for::<MessageDetail>()
                 }
+                DetailType::MessageDeduplicated => {
+                    generator.root_schema_for::<MessageDeduplicated>()
+                }
                 DetailType::CallbackNotHandled => generator.root_schema_for::<CallbackNotHandled>(),
+                DetailType::CallbackRejected => generator.root_schema_for::<CallbackRejected>(),
             }
             .to_value();
             let file = format!(
@@ -542,7 +736,8 @@ fn describe(detail_type: DetailType) -> &'static str {
     match detail_type {
         DetailType::SessionStatusChanged => {
             "A session's current result changed, its first one included (a stale callback that \
-             only joined the history is no event)."
+             only joined the history is no event); regressed when it left a final result for a \
+             non-final one."
         }
         DetailType::VideoCallStatusChanged => {
             "A video room's status, composition, file status or file id changed."
@@ -562,6 +757,15 @@ fn describe(detail_type: DetailType) -> &'static str {
         DetailType::CallbackNotHandled => {
             "A callback of a type this version does not know was stored; its payload stays in \
              the table."
+        }
+        DetailType::MessageDeduplicated => {
+            "An SMS or e-mail was asked for again and not sent again: the same message to the \
+             same recipient within the dedupe window, or the same request retried. Never the \
+             message's text."
+        }
+        DetailType::CallbackRejected => {
+            "An authenticated callback was refused for a field (422): nothing was sent or \
+             recorded but its rejected# record, which holds the other fields masked."
         }
     }
 }
@@ -750,6 +954,73 @@ mod tests {
                        "receivedAt": "2026-11-27T19:49:15.123Z", "requestId": "r5"})
             )]
         );
+    }
+
+    #[test]
+    fn a_regressed_status_says_so_and_from_what() {
+        let mut new = status("MANUAL_CHECK", "r9");
+        new["regressedFrom"] = json!("APPROVED");
+        new["digest"] = json!("d9");
+        let mut new_item = item(new);
+        new_item.insert("regressed".into(), AttributeValue::Bool(true));
+        let old_item = item(status("APPROVED", "r8"));
+        let got = notifications(Change {
+            event_name: "MODIFY",
+            old: &old_item,
+            new: &new_item,
+        });
+        let detail = serde_json::to_value(&got[0].detail).unwrap();
+        assert_eq!(detail["regressed"], true);
+        assert_eq!(detail["regressedFrom"], "APPROVED");
+        assert_eq!(detail["previousResult"], "APPROVED");
+        // Two changes under one request id are two events.
+        assert_eq!(detail["id"], "r9:status:d9");
+        let plain = events(
+            "MODIFY",
+            status("MANUAL_CHECK", "r1"),
+            status("APPROVED", "r2"),
+        );
+        assert!(plain[0].1.get("regressed").is_none());
+    }
+
+    #[test]
+    fn a_repeat_of_a_message_is_an_event_once_per_repeat() {
+        let mut repeated = delivery_with("sent", "");
+        repeated["duplicates"] = json!(2);
+        repeated["lastDuplicateAt"] = json!("2026-11-27T19:50:00.000Z");
+        repeated["lastDuplicateRequestId"] = json!("r7");
+        let mut before = repeated.clone();
+        before["duplicates"] = json!(1);
+        let got = events("MODIFY", before, repeated.clone());
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, "Message Deduplicated");
+        assert_eq!(got[0].1["id"], "r7:delivery#abc:deduplicated:2");
+        assert_eq!(got[0].1["duplicates"], 2);
+        assert_eq!(got[0].1["state"], "sent");
+        assert_eq!(got[0].1["firstRequestId"], "r4");
+        // The same image again, or another change of the record: no repeat event.
+        assert!(events("MODIFY", repeated.clone(), repeated).is_empty());
+    }
+
+    #[test]
+    fn a_rejected_callback_is_an_event_without_its_values() {
+        let new = json!({"sessionId": "unknown", "record": "rejected#t#r6",
+                         "type": "one-time-password-request", "field": "phoneNumber",
+                         "rule": "must hold digits only, not letters", "ruleCode": "phone-letters",
+                         "receivedAt": "2026-11-27T19:49:15.123Z", "requestId": "r6"});
+        let got = events("INSERT", json!({}), new);
+        assert_eq!(
+            got,
+            vec![(
+                "Callback Rejected",
+                json!({"id": "r6:rejected", "type": "one-time-password-request",
+                       "field": "phoneNumber", "rule": "must hold digits only, not letters",
+                       "ruleCode": "phone-letters", "receivedAt": "2026-11-27T19:49:15.123Z",
+                       "requestId": "r6"})
+            )]
+        );
+        let modified = json!({"sessionId": "s1", "record": "rejected#t#r6", "field": "x"});
+        assert!(events("MODIFY", json!({}), modified).is_empty());
     }
 
     #[test]

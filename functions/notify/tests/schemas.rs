@@ -23,7 +23,7 @@ const SOURCE: &str = notify::DEFAULT_SOURCE;
 #[test]
 fn the_committed_schemas_are_the_generated_ones() {
     let generated = schemas();
-    assert_eq!(generated.len(), 6);
+    assert_eq!(generated.len(), 8);
     for (file, schema) in &generated {
         let committed = std::fs::read_to_string(format!("{SCHEMAS}/{file}"))
             .unwrap_or_else(|_| panic!("schemas/{file} is missing: run make schemas"));
@@ -145,6 +145,7 @@ fn events_of(callback: &Callback, request_id: &str, at: Timestamp) -> Vec<Notifi
                 result: result.to_owned(),
                 received_at: at,
                 request_id: id.to_owned(),
+                digest: Some(format!("{result:.8}")),
             };
             let session_type = change.session_type.as_str();
             let (first, _) = merge(
@@ -216,6 +217,7 @@ fn events_of(callback: &Callback, request_id: &str, at: Timestamp) -> Vec<Notifi
                 billed: 1,
                 suppress: None,
                 limits: Vec::new(),
+                dropped_cc: Vec::new(),
             };
             let envelope = Envelope {
                 request_id: request_id.to_owned(),

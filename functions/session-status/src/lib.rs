@@ -10,10 +10,14 @@ pub async fn handle(
     table: &SessionsTable,
     envelope: &Envelope,
 ) -> Result<StatusOutcome, FamilyError> {
+    let digest = envelope.callback.digest();
     let write = match &envelope.callback {
-        Callback::SessionChange(change) => {
-            Some(table.record_session_change(change, &envelope.request_id, envelope.received_at))
-        }
+        Callback::SessionChange(change) => Some(table.record_session_change(
+            change,
+            &envelope.request_id,
+            &digest,
+            envelope.received_at,
+        )),
         _ => None,
     };
     record(Family::SessionStatus, envelope, write).await

@@ -294,7 +294,7 @@ async fn status_and_video_records_expire_after_the_retention_chosen() {
         panic!("a video sample");
     };
     table
-        .record_video_status(&video, "r2", Timestamp::now())
+        .record_video_status(&video, "r2", "digest", Timestamp::now())
         .await
         .unwrap();
     let aws = moto.sdk_config().await;
@@ -309,4 +309,54 @@ async fn status_and_video_records_expire_after_the_retention_chosen() {
             s(&item, "record")
         );
     }
+}
+
+#[tokio::test]
+async fn a_retry_of_an_older_result_after_a_final_one_is_stored_marked_regressed() {
+    let moto = Moto::start().await;
+    let table = table(&moto).await;
+    let handle = |e| {
+        let table = table.clone();
+        async move { session_status::handle(&table, &e).await.unwrap() }
+    };
+    handle(envelope("reg-1", "MANUAL_CHECK", 1_000, "r1")).await;
+    handle(envelope("reg-1", "APPROVED", 2_000, "r2")).await;
+    // The platform retries the MANUAL_CHECK, and it is received after the APPROVED.
+    assert_eq!(
+        handle(envelope("reg-1", "MANUAL_CHECK", 3_000, "r1-retry")).await,
+        StatusOutcome::Regressed
+    );
+    let item = status_item(&moto, "reg-1").await;
+    assert_eq!(s(&item, "result"), "MANUAL_CHECK");
+    assert_eq!(item["regressed"].as_bool().unwrap(), &true);
+    assert_eq!(s(&item, "regressedFrom"), "APPROVED");
+    // A final result again clears the mark.
+    handle(envelope("reg-1", "APPROVED", 4_000, "r4")).await;
+    let item = status_item(&moto, "reg-1").await;
+    assert_eq!(item["regressed"].as_bool().unwrap(), &false);
+    assert!(!item.contains_key("regressedFrom"));
+}
+
+#[tokio::test]
+async fn two_different_changes_under_one_request_id_are_both_in_the_history() {
+    // `sam local start-api` gives every request the same id (aws-sam-cli #9279).
+    let moto = Moto::start().await;
+    let table = table(&moto).await;
+    let first = envelope("same-id", "MANUAL_CHECK", 1_000, "frozen");
+    let second = envelope("same-id", "APPROVED", 2_000, "frozen");
+    for e in [&first, &second] {
+        assert_eq!(
+            session_status::handle(&table, e).await.unwrap(),
+            StatusOutcome::Updated
+        );
+    }
+    // The very same callback again is still a duplicate.
+    assert_eq!(
+        session_status::handle(&table, &second).await.unwrap(),
+        StatusOutcome::Duplicate
+    );
+    let item = status_item(&moto, "same-id").await;
+    let results: Vec<String> = history(&item).into_iter().map(|(r, _, _)| r).collect();
+    assert_eq!(results, ["MANUAL_CHECK", "APPROVED"]);
+    assert_eq!(s(&item, "result"), "APPROVED");
 }

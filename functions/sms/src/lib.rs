@@ -7,7 +7,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use shared::aws::Provider;
 use shared::config::{ConfigError, optional};
 use shared::countries::SmsDestinations;
-use shared::delivery::{Report, SendError, deliver, log_delivery};
+use shared::delivery::{Report, SendError, deliver, log_delivery, unsent};
 use shared::family::{FamilyError, Handler, misrouted};
 use shared::fields::{PhoneNumber, SmsText};
 use shared::message::{
@@ -115,19 +115,11 @@ pub fn compose(callback: &Callback) -> Option<Sms> {
             to: c.phone_number.clone(),
             message: c.text.as_str().to_owned(),
         }),
-        Callback::SmsSessionLink(c) => {
-            let (text, link) = (c.text.as_str(), c.session_link.as_str());
-            let message = if text.contains(link) {
-                text.to_owned()
-            } else {
-                format!("{text}\n{link}")
-            };
-            Some(Sms {
-                kind: Kind::SessionLink,
-                to: c.phone_number.clone(),
-                message,
-            })
-        }
+        Callback::SmsSessionLink(c) => Some(Sms {
+            kind: Kind::SessionLink,
+            to: c.phone_number.clone(),
+            message: c.message().into_owned(),
+        }),
         _ => None,
     }
 }
@@ -186,23 +178,24 @@ impl SmsFamily {
                 Limit::session(Channel::Sms, session, self.config.per_session_per_hour),
                 Limit::budget(Channel::Sms, sms.kind, budget),
             ],
+            dropped_cc: Vec::new(),
         };
         let result = if sms.message.len() > SmsText::MAX_BYTES {
-            // The link made it too long for one SMS message: no retry can fix that.
-            self.table
-                .record_unsent(
-                    &delivery,
-                    envelope,
-                    DeliveryState::Failed,
-                    "message-too-long",
-                )
-                .await
-                .map(|()| Report {
-                    outcome: DeliveryOutcome::Failed,
-                    reason: Some("message-too-long".to_owned()),
-                    billed: None,
-                })
-                .map_err(FamilyError::from)
+            // The link made it too long for one SMS message: no retry can fix that. The
+            // ingress refuses such a callback (422); an envelope of 0.2 may still carry one.
+            let report = Report {
+                outcome: DeliveryOutcome::Failed,
+                reason: Some("message-too-long".to_owned()),
+                billed: None,
+            };
+            unsent(
+                &self.table,
+                &delivery,
+                envelope,
+                DeliveryState::Failed,
+                report,
+            )
+            .await
         } else {
             deliver(&self.table, &self.config.rules, envelope, &delivery, |_| {
                 self.publish(&sms)

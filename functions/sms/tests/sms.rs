@@ -110,6 +110,55 @@ async fn the_same_envelope_twice_sends_once() {
         DeliveryOutcome::Deduplicated
     );
     assert_eq!(moto.sms().await.len(), 1);
+    // Each repeat is on the record: how many, when, and which request asked last.
+    let aws = moto.sdk_config().await;
+    let records =
+        testkit::delivery_records(&aws, TABLE, "wwb83rh1se22wd81z0tx8bqlerljq5kgf6rxem1q").await;
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(s(r, "state"), "sent");
+    assert_eq!(r["duplicates"].as_n().unwrap(), "2");
+    assert_eq!(s(r, "lastDuplicateRequestId"), "r2");
+    assert!(s(r, "lastDuplicateAt").starts_with("20"));
+}
+
+#[tokio::test]
+async fn an_otp_redriven_too_late_after_a_configuration_failure_is_recorded_expired() {
+    let moto = Moto::start().await;
+    let (family, aws) = family(&moto, config()).await;
+    // SNS refuses for the deployment's sake: the invocation fails, the claim is released and
+    // the record stays pending for the redrive.
+    let fault =
+        FaultyEndpoint::answering(403, query_error("AuthorizationError"), Duration::ZERO).await;
+    let refusing = with_sns_at(&family, &aws, &fault.endpoint());
+    let mut e = envelope(otp("+995512345678", "Your code is 4242"), "r1");
+    assert!(matches!(
+        refusing.handle(&e).await,
+        Err(FamilyError::Configuration(_))
+    ));
+    let pending = testkit::delivery_records(&aws, TABLE, "session-1").await;
+    assert_eq!(s(&pending[0], "state"), "pending");
+    // The operator fixes it and redrives, after OTP_MAX_AGE_SECONDS.
+    e.received_at = Timestamp::from_system_time(SystemTime::now() - Duration::from_secs(3600));
+    assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Expired);
+    let records = testkit::delivery_records(&aws, TABLE, "session-1").await;
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(
+        (s(r, "state"), s(r, "reason")),
+        ("expired".into(), "otp-too-old".into())
+    );
+    assert!(!r.contains_key("leaseUntil") && !r.contains_key("claimId"));
+    assert!(moto.sms().await.is_empty());
+    // A repeat of it now is counted, not sent.
+    let again = envelope(otp("+995512345678", "Your code is 4242"), "r2");
+    assert_eq!(
+        family.handle(&again).await.unwrap(),
+        DeliveryOutcome::Deduplicated
+    );
+    let records = testkit::delivery_records(&aws, TABLE, "session-1").await;
+    assert_eq!(records[0]["duplicates"].as_n().unwrap(), "1");
+    assert_eq!(s(&records[0], "state"), "expired");
 }
 
 #[tokio::test]

@@ -5,16 +5,20 @@ use shared::family::{FamilyError, Handler, record};
 use shared::store::VideoOutcome;
 use shared::{Callback, Envelope, Family, SessionsTable};
 
-/// Records the envelope's room status. A stale envelope succeeds; a store failure is an error,
+/// Records the envelope's room status. A stale or repeated envelope succeeds; a store failure is an error,
 /// so Lambda retries.
 pub async fn handle(
     table: &SessionsTable,
     envelope: &Envelope,
 ) -> Result<VideoOutcome, FamilyError> {
+    let digest = envelope.callback.digest();
     let write = match &envelope.callback {
-        Callback::VideoCallStatus(update) => {
-            Some(table.record_video_status(update, &envelope.request_id, envelope.received_at))
-        }
+        Callback::VideoCallStatus(update) => Some(table.record_video_status(
+            update,
+            &envelope.request_id,
+            &digest,
+            envelope.received_at,
+        )),
         _ => None,
     };
     record(Family::VideoCall, envelope, write).await

@@ -108,9 +108,15 @@ async fn newest_status_wins_in_any_delivery_order() {
 
     video_call::handle(&table, &empty).await.unwrap();
     video_call::handle(&table, &ended).await.unwrap();
-    // Delivered again, late: stale, and nothing changes.
+    // Delivered again, late: a repeat, and nothing changes.
     assert_eq!(
         video_call::handle(&table, &empty).await.unwrap(),
+        VideoOutcome::Duplicate
+    );
+    // The same update under another request id, late: it only joins the history.
+    let late = envelope(update("RM1", "empty", None), 1_500, "r3");
+    assert_eq!(
+        video_call::handle(&table, &late).await.unwrap(),
         VideoOutcome::Stale
     );
 
@@ -170,4 +176,76 @@ async fn store_failures_are_errors_so_lambda_retries() {
         video_call::handle(&table, &misrouted).await,
         Err(FamilyError::Misrouted(_))
     ));
+}
+
+#[tokio::test]
+async fn a_late_retry_with_nulls_never_erases_a_recordings_file_id() {
+    let moto = Moto::start().await;
+    let table = table(&moto).await;
+    let ended = envelope(update("RM7", "ended", None), 1_000, "r1");
+    let available = envelope(update("RM7", "ended", Some("file-1")), 2_000, "r2");
+    video_call::handle(&table, &ended).await.unwrap();
+    video_call::handle(&table, &available).await.unwrap();
+    // The platform retries the first update, with its nulls, and it is received last.
+    let retry = envelope(update("RM7", "ended", None), 3_000, "r1-retry");
+    assert_eq!(
+        video_call::handle(&table, &retry).await.unwrap(),
+        VideoOutcome::Stale
+    );
+    let items = records(&moto, "session-1").await;
+    let item = &items[0];
+    assert_eq!(s(item, "videoFileId"), "file-1");
+    assert_eq!(s(item, "videoFileStatus"), "available");
+    assert_eq!(s(item, "requestId"), "r2");
+    assert_eq!(item["history"].as_l().unwrap().len(), 3);
+
+    // A newer, different file replaces it; the previous one is kept.
+    let newer = envelope(update("RM7", "ended", Some("file-2")), 4_000, "r4");
+    assert_eq!(
+        video_call::handle(&table, &newer).await.unwrap(),
+        VideoOutcome::Updated
+    );
+    let items = records(&moto, "session-1").await;
+    assert_eq!(s(&items[0], "videoFileId"), "file-2");
+    let previous: Vec<&str> = items[0]["previousVideoFileIds"]
+        .as_l()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_s().unwrap().as_str())
+        .collect();
+    assert_eq!(previous, ["file-1"]);
+}
+
+#[tokio::test]
+async fn a_record_written_by_0_2_is_merged_into_not_replaced() {
+    let moto = Moto::start().await;
+    let table = table(&moto).await;
+    let aws = moto.sdk_config().await;
+    // 0.2's item: the newest update's fields, no version, no history.
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let s_ = |v: &str| AttributeValue::S(v.to_owned());
+    client
+        .put_item()
+        .table_name(TABLE)
+        .item("sessionId", s_("session-1"))
+        .item("record", s_("video#RM9"))
+        .item("roomId", s_("RM9"))
+        .item("roomStatus", s_("ended"))
+        .item("compositionStatus", s_("available"))
+        .item("videoFileStatus", s_("available"))
+        .item("videoFileId", s_("file-9"))
+        .item("receivedAt", s_("2026-11-18T11:06:40.123Z"))
+        .item("requestId", s_("old"))
+        .item("updatedAt", s_("2026-11-18T11:06:40.200Z"))
+        .send()
+        .await
+        .unwrap();
+    let late = envelope(update("RM9", "ended", None), 1_795_000_000_999, "new");
+    assert_eq!(
+        video_call::handle(&table, &late).await.unwrap(),
+        VideoOutcome::Stale
+    );
+    let items = records(&moto, "session-1").await;
+    assert_eq!(s(&items[0], "videoFileId"), "file-9");
+    assert_eq!(items[0]["version"].as_n().unwrap(), "1");
 }

@@ -73,7 +73,7 @@ impl SessionsTable {
         state: DeliveryState,
         now: SystemTime,
     ) -> Item {
-        Item::from([
+        let mut item = Item::from([
             ("sessionId".to_owned(), s(session_of(envelope))),
             (
                 "record".to_owned(),
@@ -94,21 +94,121 @@ impl SessionsTable {
                 "expiresAt".to_owned(),
                 expires(now, DELIVERY_RETENTION.min(self.retention)),
             ),
-        ])
+        ]);
+        if !delivery.dropped_cc.is_empty() {
+            let dropped = delivery.dropped_cc.iter().map(s).collect();
+            item.insert(
+                "ccDropped".to_owned(),
+                aws_sdk_dynamodb::types::AttributeValue::L(dropped),
+            );
+        }
+        item
     }
 
-    /// Records a delivery that will not be attempted (`expired`, `suppressed`), unless a record
-    /// of the same message exists already.
+    /// An update of `item`'s record (its key taken from it) that sets every other attribute of
+    /// it: the builder, and the `SET` clauses to join.
+    fn setting_all(
+        &self,
+        mut item: Item,
+    ) -> (
+        aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+        Vec<String>,
+    ) {
+        let key = ["sessionId", "record"].map(|k| (k, item.remove(k).unwrap_or_else(|| s(""))));
+        let mut update = self.client.update_item().table_name(&self.name);
+        let mut set = Vec::with_capacity(item.len() + 1);
+        for (i, (name, value)) in item.into_iter().enumerate() {
+            set.push(format!("#a{i} = :a{i}"));
+            update = update
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":a{i}"), value);
+        }
+        for (name, value) in key {
+            update = update.key(name, value);
+        }
+        (update, set)
+    }
+
+    /// Records a delivery that will not be attempted (`expired`, `suppressed`, `failed`): a new
+    /// record, or one left `pending` by an attempt whose claim lapsed or was released (a
+    /// configuration failure, then a redrive too late for the OTP). A record of the same
+    /// message in any other state is a repeat ([`Self::note_duplicate`]); one this very
+    /// request still holds is its own earlier attempt, to be retried once the lease lapses.
     pub async fn record_unsent(
         &self,
         delivery: &Delivery,
         envelope: &Envelope,
         state: DeliveryState,
         reason: &str,
-    ) -> Result<(), StoreError> {
-        let mut item = self.delivery_item(delivery, envelope, state, SystemTime::now());
+    ) -> Result<ClaimOutcome, StoreError> {
+        let now = SystemTime::now();
+        let mut item = self.delivery_item(delivery, envelope, state, now);
         item.insert("reason".to_owned(), s(reason));
-        self.put_new(item).await
+        let record = format!("{DELIVERY_RECORD_PREFIX}{}", delivery.key);
+        let (update, set) = self.setting_all(item);
+        // `ambiguousSends` stays: an attempt before may have sent it, and the record says so.
+        let result = update
+            .update_expression(format!(
+                "SET {} REMOVE #claimId, #leaseUntil",
+                set.join(", ")
+            ))
+            .condition_expression(
+                "attribute_not_exists(#record) OR (#state = :pending AND #leaseUntil < :now)",
+            )
+            .expression_attribute_names("#record", "record")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#claimId", "claimId")
+            .expression_attribute_names("#leaseUntil", "leaseUntil")
+            .expression_attribute_values(":pending", s(DeliveryState::Pending.name()))
+            .expression_attribute_values(":now", n(millis(now)))
+            .send()
+            .await;
+        match result {
+            // No claim to finish: the record is written in its final state.
+            Ok(_) => Ok(ClaimOutcome::Claimed(Claim {
+                session: session_of(envelope).to_owned(),
+                record,
+                claim_id: String::new(),
+                ambiguous_sends: 0,
+            })),
+            Err(e) if is_condition_failure(&e) => self.why_taken(envelope, &record, now).await,
+            Err(e) => Err(StoreError::from_sdk(&e)),
+        }
+    }
+
+    /// Counts a repeat of a message on its record: `duplicates`, and the time and request of
+    /// the last one, so "it did not arrive" can be told from "it was asked for twice". The
+    /// record may have expired in between: then there is nothing to count on.
+    pub async fn note_duplicate(
+        &self,
+        delivery: &Delivery,
+        envelope: &Envelope,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .key("sessionId", s(session_of(envelope)))
+            .key(
+                "record",
+                s(format!("{DELIVERY_RECORD_PREFIX}{}", delivery.key)),
+            )
+            .update_expression("SET #lastAt = :now, #lastRequest = :requestId ADD #duplicates :one")
+            .condition_expression("attribute_exists(#record)")
+            .expression_attribute_names("#record", "record")
+            .expression_attribute_names("#lastAt", "lastDuplicateAt")
+            .expression_attribute_names("#lastRequest", "lastDuplicateRequestId")
+            .expression_attribute_names("#duplicates", "duplicates")
+            .expression_attribute_values(":now", s(Timestamp::now().to_string()))
+            .expression_attribute_values(":requestId", s(&envelope.request_id))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(StoreError::from_sdk(&e)),
+        }
     }
 
     /// Claims the delivery. It is a duplicate when another request holds it or finished it
@@ -131,22 +231,11 @@ impl SessionsTable {
         let mut item = self.delivery_item(delivery, envelope, DeliveryState::Pending, now);
         item.insert("claimId".to_owned(), s(&claim_id));
         item.insert("leaseUntil".to_owned(), n(millis(now + rules.claim_lease)));
-        let key = ["sessionId", "record"].map(|k| (k, item.remove(k).unwrap_or_else(|| s(""))));
         let record = format!("{DELIVERY_RECORD_PREFIX}{}", delivery.key);
         let window_start = millis(now.checked_sub(rules.dedupe_window).unwrap_or(UNIX_EPOCH));
         // Every attribute of a new claim, and away with what a finished record had beyond it.
-        let mut update = self.client.update_item().table_name(&self.name);
-        let mut set = Vec::with_capacity(item.len() + 1);
-        for (i, (name, value)) in item.into_iter().enumerate() {
-            set.push(format!("#a{i} = :a{i}"));
-            update = update
-                .expression_attribute_names(format!("#a{i}"), name)
-                .expression_attribute_values(format!(":a{i}"), value);
-        }
+        let (update, mut set) = self.setting_all(item);
         set.push("#ambiguousSends = if_not_exists(#ambiguousSends, :zero) + :one".to_owned());
-        for (name, value) in key {
-            update = update.key(name, value);
-        }
         let result = update
             .update_expression(format!(
                 "SET {} REMOVE #providerMessageId, #reason",

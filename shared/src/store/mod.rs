@@ -1,6 +1,6 @@
 //! The sessions table: partition key `sessionId`, sort key `record`, so one Query returns all we
 //! know of a session. Record kinds: `status`, `video#<roomId>`, `delivery#<key>`,
-//! `unhandled#<receivedAt>#<requestId>`.
+//! `unhandled#<receivedAt>#<requestId>`, `rejected#<receivedAt>#<requestId>`.
 
 use std::time::Duration;
 
@@ -23,11 +23,14 @@ pub use video::VideoOutcome;
 use crate::aws::Classified;
 use crate::callback::Unhandled;
 use crate::config::{ConfigError, required};
+use crate::refusal::RefusedCallback;
 use crate::timestamp::Timestamp;
 use attr::{expires, s};
 
 /// Partition key for an unknown callback that carries no valid session id.
 pub const UNKNOWN_SESSION: &str = "unknown";
+/// The sort key prefix of a callback refused for a field.
+pub const REJECTED_RECORD_PREFIX: &str = "rejected#";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -144,6 +147,61 @@ impl SessionsTable {
         ]))
     }
 
+    /// Stores what is kept of a callback refused for a field (422) under its session, or under
+    /// [`UNKNOWN_SESSION`] when its session id is invalid: one record per refused request.
+    pub async fn put_rejected(
+        &self,
+        refused: &RefusedCallback,
+        request_id: &str,
+        received_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.put_new(self.rejected_item(refused, request_id, received_at))
+            .await
+    }
+
+    /// The item [`Self::put_rejected`] writes.
+    pub fn rejected_item(
+        &self,
+        refused: &RefusedCallback,
+        request_id: &str,
+        received_at: Timestamp,
+    ) -> Item {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let session = refused
+            .session_id
+            .as_ref()
+            .map_or(UNKNOWN_SESSION, |s| s.as_str());
+        let fields = refused
+            .fields
+            .iter()
+            .map(|(name, value)| (name.clone(), s(value)))
+            .collect();
+        let mut item = Item::from([
+            ("sessionId".to_owned(), s(session)),
+            (
+                "record".to_owned(),
+                s(format!(
+                    "{REJECTED_RECORD_PREFIX}{received_at}#{request_id}"
+                )),
+            ),
+            ("field".to_owned(), s(refused.field)),
+            ("rule".to_owned(), s(refused.rule())),
+            ("ruleCode".to_owned(), s(refused.problem.code())),
+            ("fields".to_owned(), AttributeValue::M(fields)),
+            ("receivedAt".to_owned(), s(received_at.to_string())),
+            ("requestId".to_owned(), s(request_id)),
+            ("expiresAt".to_owned(), self.expires_at()),
+        ]);
+        if let Some(type_name) = refused.type_name {
+            item.insert("type".to_owned(), s(type_name));
+        }
+        if !refused.foreign_hosts.is_empty() {
+            let hosts = refused.foreign_hosts.iter().map(s).collect();
+            item.insert("foreignHosts".to_owned(), AttributeValue::L(hosts));
+        }
+        item
+    }
+
     /// `expiresAt` for a record written now.
     pub(crate) fn expires_at(&self) -> aws_sdk_dynamodb::types::AttributeValue {
         expires(std::time::SystemTime::now(), self.retention)
@@ -167,6 +225,52 @@ impl SessionsTable {
             Err(e) => Err(StoreError::from_sdk(&e)),
         }
     }
+}
+
+/// Attempts of read-merge-write before giving up and letting Lambda retry the envelope.
+pub(crate) const MAX_ATTEMPTS: u32 = 30;
+
+impl SessionsTable {
+    /// Writes a merged record on the condition that it is still as it was read: absent
+    /// (`read` `None`), written before versions (`Some(0)`), or at `version`. `false` when
+    /// another writer got there first: back off ([`back_off`]), read again and merge again.
+    pub(crate) async fn put_versioned(
+        &self,
+        item: Item,
+        read: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .item("expiresAt", self.expires_at());
+        let put = match read {
+            None => put
+                .condition_expression("attribute_not_exists(#record)")
+                .expression_attribute_names("#record", "record"),
+            Some(0) => put
+                .condition_expression("attribute_not_exists(#version)")
+                .expression_attribute_names("#version", "version"),
+            Some(version) => put
+                .condition_expression("#version = :version")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":version", attr::n(version)),
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(StoreError::from_sdk(&e)),
+        }
+    }
+}
+
+/// A short pause that grows with the attempt and differs between concurrent writers.
+pub(crate) async fn back_off(attempt: u32) {
+    use std::hash::{BuildHasher, RandomState};
+    let jitter = RandomState::new().hash_one(attempt) % 10;
+    let millis = (u64::from(attempt.min(10)) * 5) + jitter;
+    tokio::time::sleep(Duration::from_millis(millis)).await;
 }
 
 /// The write's condition did not hold: for our writes, someone else got there first. Any

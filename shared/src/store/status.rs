@@ -6,13 +6,19 @@
 //! locking: the write is conditional on the `version` it was read at, and a lost race reads
 //! again. No update is ever lost and no duplicate is ever added, however many envelopes of one
 //! session are processed at once.
-
-use std::time::Duration;
+//!
+//! A duplicate is the same request id *and* the same callback ([`crate::Callback::digest`]):
+//! two different changes that share a request id (a front that reuses ids) are both kept. A
+//! current result that moves from a final one (`APPROVED`, `REJECTED`) to one that is not
+//! (`MANUAL_CHECK`, `ADDITIONAL_INFORMATION_REQUESTED`) is stored as received but marked
+//! `regressed`, with the final result it left: a retry of an older callback, or a session the
+//! platform reopened; the operator checks which at Identomat. A value this version does not
+//! know is not judged either way.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::attr::{Item, list, map, n, number, s, text, time};
-use super::{SessionsTable, StoreError, is_condition_failure};
+use super::{MAX_ATTEMPTS, SessionsTable, StoreError, back_off};
 use crate::aws::Classified;
 use crate::callback::SessionChange;
 use crate::timestamp::Timestamp;
@@ -20,15 +26,33 @@ use crate::timestamp::Timestamp;
 pub const STATUS_RECORD: &str = "status";
 /// The history keeps the newest entries only, so the item stays far below DynamoDB's 400 KB.
 pub const HISTORY_LIMIT: usize = 100;
-/// Attempts of read-merge-write before giving up and letting Lambda retry the envelope.
-const MAX_ATTEMPTS: u32 = 30;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
     pub result: String,
     pub received_at: Timestamp,
     pub request_id: String,
+    /// The callback's digest; `None` in entries written before 0.3.
+    pub digest: Option<String>,
 }
+
+impl HistoryEntry {
+    /// Whether `other` is this entry received again: the same request and the same callback
+    /// (an entry of 0.2 has no digest: its result stands in).
+    fn is_repeat_of(&self, other: &HistoryEntry) -> bool {
+        self.request_id == other.request_id
+            && match (&self.digest, &other.digest) {
+                (Some(a), Some(b)) => a == b,
+                _ => self.result == other.result,
+            }
+    }
+}
+
+/// `APPROVED` and `REJECTED` end a session.
+const FINAL: [&str; 2] = ["APPROVED", "REJECTED"];
+/// The documented results that do not: a session that moves to one of these from a final one
+/// has regressed.
+const NOT_FINAL: [&str; 2] = ["MANUAL_CHECK", "ADDITIONAL_INFORMATION_REQUESTED"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusRecord {
@@ -42,6 +66,9 @@ pub struct StatusRecord {
     pub history: Vec<HistoryEntry>,
     /// Every entry ever added, including those the limit dropped.
     pub history_count: u64,
+    /// The final result the current one regressed from, while the current result is a
+    /// non-final one that followed a final one.
+    pub regressed_from: Option<String>,
     /// Incremented by every write; the condition of the next one.
     pub version: u64,
 }
@@ -52,6 +79,8 @@ pub struct StatusRecord {
 pub enum StatusOutcome {
     /// The envelope is the newest: the current result is its result.
     Updated,
+    /// Updated, from a final result to a non-final one: marked `regressed`.
+    Regressed,
     /// An older envelope than the one stored: history only.
     Stale,
     /// This request id is in the history already: nothing changed.
@@ -83,15 +112,12 @@ pub fn merge(
             updated_at: now,
             history: vec![entry],
             history_count: 1,
+            regressed_from: None,
             version: 1,
         };
         return Some((record, StatusOutcome::Updated));
     };
-    if existing
-        .history
-        .iter()
-        .any(|e| e.request_id == entry.request_id)
-    {
+    if existing.history.iter().any(|e| e.is_repeat_of(&entry)) {
         return None;
     }
     let full = existing.history.len() >= HISTORY_LIMIT;
@@ -109,7 +135,15 @@ pub fn merge(
         .history
         .partition_point(|e| e.received_at <= entry.received_at);
     let newest = entry.received_at >= existing.received_at;
+    let mut regressed = false;
     if newest {
+        let (from, to) = (existing.result.as_str(), entry.result.as_str());
+        if FINAL.contains(&to) {
+            record.regressed_from = None;
+        } else if NOT_FINAL.contains(&to) && FINAL.contains(&from) {
+            record.regressed_from = Some(from.to_owned());
+            regressed = true;
+        }
         record.result = entry.result.clone();
         record.received_at = entry.received_at;
         record.request_id = entry.request_id.clone();
@@ -123,10 +157,10 @@ pub fn merge(
     record.history_count += 1;
     record.updated_at = now;
     record.version += 1;
-    let outcome = if newest {
-        StatusOutcome::Updated
-    } else {
-        StatusOutcome::Stale
+    let outcome = match (newest, regressed) {
+        (true, true) => StatusOutcome::Regressed,
+        (true, false) => StatusOutcome::Updated,
+        (false, _) => StatusOutcome::Stale,
     };
     Some((record, outcome))
 }
@@ -138,14 +172,18 @@ impl StatusRecord {
             .history
             .iter()
             .map(|e| {
-                AttributeValue::M(Item::from([
+                let mut entry = Item::from([
                     ("result".to_owned(), s(&e.result)),
                     ("receivedAt".to_owned(), s(e.received_at.to_string())),
                     ("requestId".to_owned(), s(&e.request_id)),
-                ]))
+                ]);
+                if let Some(digest) = &e.digest {
+                    entry.insert("digest".to_owned(), s(digest));
+                }
+                AttributeValue::M(entry)
             })
             .collect();
-        Item::from([
+        let mut item = Item::from([
             ("sessionId".to_owned(), s(session_id)),
             ("record".to_owned(), s(STATUS_RECORD)),
             ("result".to_owned(), s(&self.result)),
@@ -156,7 +194,25 @@ impl StatusRecord {
             ("history".to_owned(), AttributeValue::L(history)),
             ("historyCount".to_owned(), n(self.history_count)),
             ("version".to_owned(), n(self.version)),
-        ])
+            (
+                "regressed".to_owned(),
+                AttributeValue::Bool(self.regressed_from.is_some()),
+            ),
+        ]);
+        if let Some(from) = &self.regressed_from {
+            item.insert("regressedFrom".to_owned(), s(from));
+        }
+        // The newest entry's digest, so an event's id tells two changes of one request apart.
+        if let Some(digest) = self
+            .history
+            .iter()
+            .rev()
+            .find(|e| e.request_id == self.request_id && e.result == self.result)
+            .and_then(|e| e.digest.as_ref())
+        {
+            item.insert("digest".to_owned(), s(digest));
+        }
+        item
     }
 
     fn from_item(item: &Item) -> Result<Self, StoreError> {
@@ -168,6 +224,7 @@ impl StatusRecord {
                     result: text(m, "result")?,
                     received_at: time(m, "receivedAt")?,
                     request_id: text(m, "requestId")?,
+                    digest: text(m, "digest").ok(),
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -179,25 +236,20 @@ impl StatusRecord {
             updated_at: time(item, "updatedAt")?,
             history,
             history_count: number(item, "historyCount")?,
+            regressed_from: text(item, "regressedFrom").ok(),
             version: number(item, "version")?,
         })
     }
 }
 
-/// A short pause that grows with the attempt and differs between concurrent writers.
-async fn back_off(attempt: u32) {
-    use std::hash::{BuildHasher, RandomState};
-    let jitter = RandomState::new().hash_one(attempt) % 10;
-    let millis = (u64::from(attempt.min(10)) * 5) + jitter;
-    tokio::time::sleep(Duration::from_millis(millis)).await;
-}
-
 impl SessionsTable {
     /// Records a `session-change` received at `received_at` by request `request_id`.
+    /// `digest` is the callback's ([`crate::Callback::digest`]).
     pub async fn record_session_change(
         &self,
         change: &SessionChange,
         request_id: &str,
+        digest: &str,
         received_at: Timestamp,
     ) -> Result<StatusOutcome, StoreError> {
         let session_id = change.session_id.as_str();
@@ -205,6 +257,7 @@ impl SessionsTable {
             result: change.result.as_str().to_owned(),
             received_at,
             request_id: request_id.to_owned(),
+            digest: Some(digest.to_owned()),
         };
         for attempt in 0..MAX_ATTEMPTS {
             let existing = self.read_status(session_id).await?;
@@ -217,26 +270,11 @@ impl SessionsTable {
             let Some((record, outcome)) = merged else {
                 return Ok(StatusOutcome::Duplicate);
             };
-            let put = self
-                .client
-                .put_item()
-                .table_name(&self.name)
-                .set_item(Some(record.to_item(session_id)))
-                .item("expiresAt", self.expires_at());
-            let put = match &existing {
-                None => put
-                    .condition_expression("attribute_not_exists(#record)")
-                    .expression_attribute_names("#record", "record"),
-                Some(old) => put
-                    .condition_expression("#version = :version")
-                    .expression_attribute_names("#version", "version")
-                    .expression_attribute_values(":version", n(old.version)),
-            };
-            match put.send().await {
-                Ok(_) => return Ok(outcome),
-                Err(e) if is_condition_failure(&e) => back_off(attempt).await,
-                Err(e) => return Err(StoreError::from_sdk(&e)),
+            let read = existing.as_ref().map(|old| old.version);
+            if self.put_versioned(record.to_item(session_id), read).await? {
+                return Ok(outcome);
             }
+            back_off(attempt).await;
         }
         Err(StoreError::Unavailable(format!(
             "the status record changed under {MAX_ATTEMPTS} attempts in a row"
@@ -267,6 +305,7 @@ mod tests {
             result: result.into(),
             received_at: Timestamp::from_unix_millis(ms),
             request_id: id.into(),
+            digest: Some(format!("d-{result}")),
         }
     }
 
@@ -319,6 +358,80 @@ mod tests {
     }
 
     #[test]
+    fn two_different_changes_under_one_request_id_are_both_kept() {
+        // `sam local start-api` gives every request the same id.
+        let (r, _) = apply(None, entry("MANUAL_CHECK", 1_000, "same"));
+        let (r, o) = apply(Some(r), entry("APPROVED", 2_000, "same"));
+        assert_eq!(o, StatusOutcome::Updated);
+        assert_eq!(results(&r), ["MANUAL_CHECK", "APPROVED"]);
+        // The same change again is still a repeat.
+        let again = merge(
+            Some(&r),
+            entry("APPROVED", 3_000, "same"),
+            "kyc",
+            Timestamp::now(),
+        );
+        assert_eq!(again, None);
+    }
+
+    #[test]
+    fn an_entry_of_0_2_without_a_digest_is_matched_by_its_result() {
+        let mut old = entry("APPROVED", 1_000, "a");
+        old.digest = None;
+        let (r, _) = apply(None, old);
+        assert_eq!(
+            merge(
+                Some(&r),
+                entry("APPROVED", 1_000, "a"),
+                "kyc",
+                Timestamp::now()
+            ),
+            None
+        );
+        let (_, o) = apply(Some(r), entry("REJECTED", 2_000, "a"));
+        assert_eq!(o, StatusOutcome::Updated);
+    }
+
+    #[test]
+    fn a_final_result_followed_by_a_non_final_one_is_marked_regressed() {
+        let (r, _) = apply(None, entry("MANUAL_CHECK", 1_000, "a"));
+        assert_eq!(r.regressed_from, None);
+        let (r, _) = apply(Some(r), entry("APPROVED", 2_000, "b"));
+        // A late retry of the older MANUAL_CHECK, received after APPROVED.
+        let (r, o) = apply(Some(r), entry("MANUAL_CHECK", 3_000, "c"));
+        assert_eq!(o, StatusOutcome::Regressed);
+        assert_eq!(
+            (r.result.as_str(), r.regressed_from.as_deref()),
+            ("MANUAL_CHECK", Some("APPROVED"))
+        );
+        // Still regressed while it stays non-final; a final result clears the mark.
+        let (r, o) = apply(
+            Some(r),
+            entry("ADDITIONAL_INFORMATION_REQUESTED", 4_000, "d"),
+        );
+        assert_eq!(
+            (o, r.regressed_from.as_deref()),
+            (StatusOutcome::Updated, Some("APPROVED"))
+        );
+        let (r, _) = apply(Some(r), entry("REJECTED", 5_000, "e"));
+        assert_eq!(r.regressed_from, None);
+        // Final to final, and a value this version does not know, are not regressions.
+        let (r, o) = apply(Some(r), entry("APPROVED", 6_000, "f"));
+        assert_eq!(
+            (o, r.regressed_from.as_deref()),
+            (StatusOutcome::Updated, None)
+        );
+        let (r, o) = apply(Some(r), entry("ON_HOLD", 7_000, "g"));
+        assert_eq!(
+            (o, r.regressed_from.as_deref()),
+            (StatusOutcome::Updated, None)
+        );
+        // An older non-final one arriving late only joins the history.
+        let (r, o) = apply(Some(r), entry("MANUAL_CHECK", 500, "h"));
+        assert_eq!((o, r.result.as_str()), (StatusOutcome::Stale, "ON_HOLD"));
+    }
+
+    #[test]
     fn history_keeps_the_newest_hundred_and_counts_all() {
         let mut record = None;
         for i in 0..150u64 {
@@ -351,6 +464,8 @@ mod tests {
     fn item_round_trips() {
         let (r, _) = apply(None, entry("APPROVED", 1_000, "a"));
         let (r, _) = apply(Some(r), entry("REJECTED", 500, "b"));
+        let (r, _) = apply(Some(r), entry("MANUAL_CHECK", 1_500, "c"));
+        assert!(r.regressed_from.is_some());
         assert_eq!(StatusRecord::from_item(&r.to_item("abc")).unwrap(), r);
     }
 }

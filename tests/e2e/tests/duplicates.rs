@@ -119,7 +119,9 @@ async fn status_changes_with_duplicates_lose_nothing(sessions: usize) {
             .entry(outcome.expect("no delivery fails"))
             .or_default() += 1;
     }
-    let stored = counts.get("updated").unwrap_or(&0) + counts.get("stale").unwrap_or(&0);
+    let stored = counts.get("updated").unwrap_or(&0)
+        + counts.get("regressed").unwrap_or(&0)
+        + counts.get("stale").unwrap_or(&0);
     assert_eq!(stored, callbacks_posted, "{counts:?}");
     assert_eq!(
         counts.get("duplicate"),

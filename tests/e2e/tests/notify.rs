@@ -222,7 +222,7 @@ async fn status_events_in_order(session_count: usize, count: usize, repeated: us
         let change = session_change(&sessions[*session], result);
         system
             .table
-            .record_session_change(&change, request_id, *at)
+            .record_session_change(&change, request_id, &digest_of(&change), *at)
             .await
             .expect("recorded");
         let newer = current.get(session).is_none_or(|(seen, _)| at >= seen);
@@ -293,7 +293,12 @@ async fn a_failing_put_events_is_retried_from_the_failed_record_in_order() {
             let at = Timestamp::from_unix_millis(1_795_000_000_000 + i as u64 * 1000);
             system
                 .table
-                .record_session_change(&change, &format!("f-{i}-{session}"), at)
+                .record_session_change(
+                    &change,
+                    &format!("f-{i}-{session}"),
+                    &digest_of(&change),
+                    at,
+                )
                 .await
                 .expect("recorded");
         }
@@ -358,4 +363,9 @@ async fn a_failing_put_events_is_retried_from_the_failed_record_in_order() {
             "session {session}"
         );
     }
+}
+
+/// The digest the session-status function passes for `change`.
+fn digest_of(change: &shared::callback::SessionChange) -> String {
+    shared::Callback::SessionChange(change.clone()).digest()
 }

@@ -71,6 +71,7 @@ pub fn link_with_cc(session: &str, to: &str, cc: &str) -> Callback {
         subject: Subject::parse("Verification Required").unwrap(),
         content: EmailContent::parse("Please verify.").unwrap(),
         cc: CcList::parse(cc).unwrap(),
+        cc_dropped: CcList::parse(cc).unwrap().dropped().to_vec(),
         session_link: SessionLink::parse(&token).unwrap(),
         created_by: None,
     })
