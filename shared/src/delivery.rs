@@ -15,8 +15,9 @@
 //! 5. the message is sent, one attempt, no SDK retry: `sent` with the provider's id, or
 //!    `failed` when the provider refuses the recipient.
 //!
-//! From the claim on, every way out either finishes the record or releases the claim, so a
-//! retry can act on it; only a claim whose function died waits for its lease. A send whose
+//! From the claim on, every way out either finishes the record or releases the claim (the record
+//! `retrying`, with what failed as its `reason`), so a retry can act on it; only a claim whose
+//! function died waits for its lease, and Lambda retries that invocation. A send whose
 //! answer was lost (a timeout) may have been delivered: the claim is released with that attempt
 //! counted and the counts kept, Lambda's retry sends once more, and a third attempt records the
 //! message `sent` (`unconfirmed`) without sending: at most two copies under any single fault.
@@ -190,7 +191,10 @@ where
         Err(SendError::Ambiguous(reason)) => {
             // It may be out: it keeps its places in the limits, and the retry knows.
             let error = FamilyError::Send(reason);
-            if let Err(e) = table.release_after_ambiguous_send(&claim).await {
+            if let Err(e) = table
+                .release_after_ambiguous_send(&claim, &error.to_string())
+                .await
+            {
                 tracing::warn!(requestId = %envelope.request_id, error = %e, "claim not released");
             }
             Err(error)
@@ -257,7 +261,7 @@ async fn finish(
 /// Releases the claim (best effort: if the table is down too, the lease runs out by itself)
 /// and returns `error`.
 async fn release(table: &SessionsTable, claim: &Claim, error: FamilyError) -> FamilyError {
-    let _ = table.release_claim(claim).await;
+    let _ = table.release_claim(claim, &error.to_string()).await;
     error
 }
 

@@ -91,6 +91,10 @@ impl Kind {
 pub enum DeliveryState {
     /// Claimed by an invocation that has not finished.
     Pending,
+    /// An attempt failed and released its claim (the provider or the table was unavailable,
+    /// or the deployment must be fixed): Lambda's retry, or a redrive from the dead-letter
+    /// queue, takes it over. `reason` says what failed.
+    Retrying,
     Sent,
     Suppressed,
     Expired,

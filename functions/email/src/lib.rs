@@ -542,6 +542,37 @@ mod tests {
         assert!(config.source().ends_with("?= <no-reply@example.com>"));
     }
 
+    /// RFC 2047: each encoded word at most 75 characters, and none splitting a character, so
+    /// that a name of the longest `EMAIL_FROM_NAME` allows decodes as it was written.
+    #[test]
+    fn a_long_non_ascii_name_is_several_words_of_whole_characters() {
+        use base64::Engine;
+        for name in [
+            "ვერიფიკაცია".repeat(5).chars().take(64).collect::<String>(),
+            "Ä".repeat(64),
+            format!("Acme {}", "😀".repeat(20)),
+            "é".to_owned(),
+        ] {
+            let encoded = encoded_words(&name);
+            let mut decoded = String::new();
+            for word in encoded.split(' ') {
+                assert!(word.len() <= 75, "{} chars: {word}", word.len());
+                let b64 = word
+                    .strip_prefix("=?UTF-8?B?")
+                    .and_then(|w| w.strip_suffix("?="))
+                    .expect("an encoded word");
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .unwrap();
+                // Each word is whole UTF-8 on its own.
+                decoded.push_str(&String::from_utf8(bytes).expect("whole characters"));
+            }
+            assert_eq!(decoded, name);
+        }
+        assert_eq!(encoded_words("é").split(' ').count(), 1);
+        assert!(encoded_words(&"Ä".repeat(64)).split(' ').count() > 1);
+    }
+
     #[test]
     fn config_requires_a_sender() {
         assert_eq!(

@@ -148,7 +148,11 @@ async fn an_unverified_sender_fails_the_invocation_until_it_is_fixed() {
     assert!(matches!(error, FamilyError::Configuration(_)), "{error}");
     assert!(error.to_string().contains("MessageRejected"), "{error}");
     let record = &testkit::delivery_records(&aws, TABLE, "session-1").await[0];
-    assert_eq!(s(record, "state"), "pending");
+    assert_eq!(s(record, "state"), "retrying");
+    assert!(
+        s(record, "reason").contains("MessageRejected"),
+        "{record:?}"
+    );
     assert!(moto.emails().await.is_empty());
     // Once the sender is verified, the retry (or a redrive) sends it.
     aws_sdk_ses::Client::new(&aws)
@@ -215,8 +219,10 @@ async fn an_address_ses_cannot_read_is_the_deployments_mistake_not_the_recipient
         );
     }
     let records = testkit::delivery_records(&aws, TABLE, "session-1").await;
+    // Released for the redrive, the record saying what failed.
     assert!(
-        records.iter().all(|r| s(r, "state") == "pending"),
+        records.iter().all(|r| s(r, "state") == "retrying"
+            && s(r, "reason").starts_with("the deployment cannot send")),
         "{records:?}"
     );
 }

@@ -282,7 +282,7 @@ pub struct MessageDeduplicated {
     #[schemars(length(min = 1, max = 256))]
     pub recipient: String,
     /// The state of the message the repeat asked for again: `sent`, `pending` (being sent),
-    /// `suppressed`, `failed` or `expired`.
+    /// `retrying` (an attempt failed and will be retried), `suppressed`, `failed` or `expired`.
     #[schemars(length(min = 1, max = 64))]
     pub state: String,
     /// How many repeats the message has had.
@@ -325,8 +325,9 @@ pub struct CallbackRejected {
     /// The rule as a short, stable tag (`not-e164`, `foreign-link`, ...).
     #[schemars(length(min = 1, max = 64))]
     pub rule_code: String,
-    /// For a text that names hosts not in SESSION_LINK_HOSTS: those hosts.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// For a text that names hosts not in SESSION_LINK_HOSTS: those hosts (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10), inner(length(min = 1, max = 64)))]
     pub foreign_hosts: Vec<String>,
     /// When the receiver got the callback (RFC 3339, UTC, milliseconds).
     #[schemars(extend("format" = "date-time"))]

@@ -244,10 +244,20 @@ fn events_of(callback: &Callback, request_id: &str, at: Timestamp) -> Vec<Notifi
                 finished.insert("state".into(), s(state));
                 finished.insert("reason".into(), s(reason));
                 found.extend(events("MODIFY", &pending, &finished));
+                // Asked for again: a repeat counted on the record.
+                let mut repeated = finished.clone();
+                repeated.insert("duplicates".into(), n("1"));
+                repeated.insert("lastDuplicateAt".into(), s(&at.to_string()));
+                repeated.insert("lastDuplicateRequestId".into(), s(&"r".repeat(128)));
+                found.extend(events("MODIFY", &finished, &repeated));
             }
         }
     }
     found
+}
+
+fn n(number: &str) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::N(number.to_owned())
 }
 
 fn mask(phone: &str) -> String {
@@ -355,6 +365,57 @@ proptest! {
             prop_assert!(validator.check(notification).is_ok(), "{:?}", validator.check(notification));
             // Far below what one PutEvents call takes, ten at a time.
             prop_assert!(entry_size(SOURCE, notification) < MAX_REQUEST_BYTES / MAX_ENTRIES);
+        }
+    }
+}
+
+/// A field made invalid in a way the ingress refuses: letters in a number, a bad id, a
+/// foreign host, an invisible character, a wrong type.
+fn spoiled() -> impl Strategy<Value = (&'static str, Value)> {
+    prop_oneof![
+        Just(("phoneNumber", json!("+995 5xx 12 34"))),
+        Just(("phoneNumber", json!("00995512345678"))),
+        Just(("sessionId", json!("not/a session"))),
+        Just(("sessionId", json!(42))),
+        Just(("text", json!("Your code is 6867 at evil.com and acme.ge"))),
+        Just(("content", json!("Reply to help@evil.example"))),
+        Just(("subject", json!("Verify\u{202E}"))),
+        Just(("address", json!("not an address"))),
+        Just(("roomId", json!("RM#1"))),
+        Just(("result", json!(""))),
+        Just(("type", json!("x".repeat(65)))),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn every_refusal_is_a_valid_callback_rejected_without_the_values(
+        body in accepted_body(),
+        (field, value) in spoiled(),
+    ) {
+        let validator = Validator::new();
+        let mut body = body;
+        body[field] = value.clone();
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let Err(shared::Rejection::Invalid(invalid)) = acceptance().accept(&bytes) else {
+            // The field is not one this type reads: nothing to refuse.
+            return Ok(());
+        };
+        let refused = shared::refusal::RefusedCallback::of(
+            &bytes,
+            invalid,
+            acceptance().links.allowed_hosts(),
+        );
+        let at = Timestamp::parse("2026-11-30T12:00:00.123Z").unwrap();
+        let item = table().rejected_item(&refused, &"r".repeat(128), at);
+        let made = events("INSERT", &Item::new(), &item);
+        prop_assert_eq!(made.len(), 1);
+        prop_assert!(validator.check(&made[0]).is_ok(), "{:?}", validator.check(&made[0]));
+        let stored = format!("{item:?}");
+        for secret in ["6867", "12 34", "not/a session", "help@evil"] {
+            prop_assert!(!stored.contains(secret), "{} in {}", secret, stored);
         }
     }
 }

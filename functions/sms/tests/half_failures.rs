@@ -373,6 +373,6 @@ async fn an_error_about_the_deployments_sender_is_dead_lettered_not_the_recipien
         );
         // Nothing recorded failed: the claim is released for the redrive.
         let records = testkit::delivery_records(&aws, TABLE, &format!("sender-{i}")).await;
-        assert_eq!(s(&records[0], "state"), "pending", "{message}");
+        assert_eq!(s(&records[0], "state"), "retrying", "{message}");
     }
 }

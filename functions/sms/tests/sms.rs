@@ -136,8 +136,9 @@ async fn an_otp_redriven_too_late_after_a_configuration_failure_is_recorded_expi
         refusing.handle(&e).await,
         Err(FamilyError::Configuration(_))
     ));
-    let pending = testkit::delivery_records(&aws, TABLE, "session-1").await;
-    assert_eq!(s(&pending[0], "state"), "pending");
+    let released = testkit::delivery_records(&aws, TABLE, "session-1").await;
+    assert_eq!(s(&released[0], "state"), "retrying");
+    assert!(s(&released[0], "reason").contains("AuthorizationError"));
     // The operator fixes it and redrives, after OTP_MAX_AGE_SECONDS.
     e.received_at = Timestamp::from_system_time(SystemTime::now() - Duration::from_secs(3600));
     assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Expired);

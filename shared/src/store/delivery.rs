@@ -153,13 +153,15 @@ impl SessionsTable {
                 set.join(", ")
             ))
             .condition_expression(
-                "attribute_not_exists(#record) OR (#state = :pending AND #leaseUntil < :now)",
+                "attribute_not_exists(#record) \
+                 OR (#state IN (:pending, :retrying) AND #leaseUntil < :now)",
             )
             .expression_attribute_names("#record", "record")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#claimId", "claimId")
             .expression_attribute_names("#leaseUntil", "leaseUntil")
             .expression_attribute_values(":pending", s(DeliveryState::Pending.name()))
+            .expression_attribute_values(":retrying", s(DeliveryState::Retrying.name()))
             .expression_attribute_values(":now", n(millis(now)))
             .send()
             .await;
@@ -248,9 +250,11 @@ impl SessionsTable {
             .expression_attribute_values(":one", n(1))
             .condition_expression(
                 "attribute_not_exists(#record) \
-                 OR (#state = :pending AND #leaseUntil < :now) \
-                 OR (#state <> :pending AND #firstAt < :windowStart AND #requestId <> :requestId)",
+                 OR (#state IN (:pending, :retrying) AND #leaseUntil < :now) \
+                 OR (NOT #state IN (:pending, :retrying) AND #firstAt < :windowStart \
+                     AND #requestId <> :requestId)",
             )
+            .expression_attribute_values(":retrying", s(DeliveryState::Retrying.name()))
             .expression_attribute_names("#record", "record")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#leaseUntil", "leaseUntil")
@@ -269,7 +273,9 @@ impl SessionsTable {
                 // finished record's was removed by `finish_delivery` (one finished by 0.1 may
                 // still carry one, which only makes this delivery's retries stop sooner).
                 let old = out.attributes.unwrap_or_default();
-                let unfinished = old.get("state") == Some(&s(DeliveryState::Pending.name()));
+                let unfinished = [DeliveryState::Pending, DeliveryState::Retrying]
+                    .iter()
+                    .any(|state| old.get("state") == Some(&s(state.name())));
                 let ambiguous_sends = match unfinished {
                     true => number(&old, "ambiguousSends").unwrap_or(0),
                     false => 0,
@@ -361,18 +367,29 @@ impl SessionsTable {
     }
 
     /// Lets a retry of this delivery claim it at once, after a send that surely did not
-    /// happen (or none at all): the claim's own count is taken back.
-    pub async fn release_claim(&self, claim: &Claim) -> Result<(), StoreError> {
-        self.release(claim, Some(claim.ambiguous_sends)).await
+    /// happen (or none at all): the claim's own count is taken back. The record is left
+    /// `retrying` with `reason`, what failed, until the retry or a redrive takes it over.
+    pub async fn release_claim(&self, claim: &Claim, reason: &str) -> Result<(), StoreError> {
+        self.release(claim, Some(claim.ambiguous_sends), reason)
+            .await
     }
 
     /// Releases the claim after a send that may have reached the provider: the claim counted
     /// it already, so the retry may send once more, and no further (see `crate::delivery`).
-    pub async fn release_after_ambiguous_send(&self, claim: &Claim) -> Result<(), StoreError> {
-        self.release(claim, None).await
+    pub async fn release_after_ambiguous_send(
+        &self,
+        claim: &Claim,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.release(claim, None, reason).await
     }
 
-    async fn release(&self, claim: &Claim, count: Option<u64>) -> Result<(), StoreError> {
+    async fn release(
+        &self,
+        claim: &Claim,
+        count: Option<u64>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
         let mut update = self
             .client
             .update_item()
@@ -382,14 +399,22 @@ impl SessionsTable {
             .condition_expression("#claimId = :claimId")
             .expression_attribute_names("#leaseUntil", "leaseUntil")
             .expression_attribute_names("#claimId", "claimId")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#reason", "reason")
+            .expression_attribute_names("#updatedAt", "updatedAt")
             .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":claimId", s(&claim.claim_id));
+            .expression_attribute_values(":claimId", s(&claim.claim_id))
+            .expression_attribute_values(":retrying", s(DeliveryState::Retrying.name()))
+            .expression_attribute_values(":reason", s(crate::redact::printable(reason, 200)))
+            .expression_attribute_values(":updatedAt", s(Timestamp::now().to_string()));
+        let released = "#leaseUntil = :zero, #state = :retrying, #reason = :reason, \
+                        #updatedAt = :updatedAt";
         update = match count {
             Some(count) => update
-                .update_expression("SET #leaseUntil = :zero, #ambiguousSends = :count")
+                .update_expression(format!("SET {released}, #ambiguousSends = :count"))
                 .expression_attribute_names("#ambiguousSends", "ambiguousSends")
                 .expression_attribute_values(":count", n(count)),
-            None => update.update_expression("SET #leaseUntil = :zero"),
+            None => update.update_expression(format!("SET {released}")),
         };
         update
             .send()
