@@ -125,6 +125,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_one_line_setting_refuses_invisible_format_characters() {
+        for value in ["Acme\u{202E}", "Ac\u{200B}me", "\u{FEFF}Acme", "Acme\u{AD}"] {
+            let lookup = |n: &str| (n == "EMAIL_FROM_NAME").then(|| value.to_owned());
+            let error = one_line(&lookup, "EMAIL_FROM_NAME", 64).unwrap_err();
+            assert_eq!(error.name, "EMAIL_FROM_NAME");
+        }
+        let georgian = |n: &str| (n == "EMAIL_FROM_NAME").then(|| "ვერიფიკაცია".to_owned());
+        assert!(one_line(&georgian, "EMAIL_FROM_NAME", 64).is_ok());
+    }
+
+    #[test]
     fn settings_default_when_unset_or_blank_and_name_what_is_wrong() {
         let env = |name: &str| match name {
             "BLANK" => Some("  ".to_owned()),

@@ -337,3 +337,30 @@ async fn an_inbox_is_counted_whatever_the_spelling() {
     let last = emails.last().unwrap();
     assert_eq!(last.destinations.cc_addresses, ["boss@example.com"]);
 }
+
+#[tokio::test]
+async fn a_malformed_cc_entry_is_dropped_and_named_the_rest_delivered() {
+    let moto = Moto::start().await;
+    let (family, aws) = family(&moto, true).await;
+    let e = envelope(
+        link_with_cc(
+            "session-cc",
+            "person@example.com",
+            "good@example.com, not an address; boss@@example.org",
+        ),
+        "r1",
+    );
+    assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Sent);
+    let emails = moto.emails().await;
+    assert_eq!(emails.len(), 1);
+    assert_eq!(emails[0].destinations.cc_addresses, ["good@example.com"]);
+    let records = testkit::delivery_records(&aws, TABLE, "session-cc").await;
+    let dropped: Vec<&str> = records[0]["ccDropped"]
+        .as_l()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_s().unwrap().as_str())
+        .collect();
+    assert_eq!(dropped, ["*** (14 chars)", "b***@example.org"]);
+    assert_eq!(s(&records[0], "state"), "sent");
+}

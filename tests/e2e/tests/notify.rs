@@ -74,6 +74,27 @@ async fn the_reference_callbacks_produce_exactly_these_events() {
     far["phoneNumber"] = json!("+882161234567");
     far["sessionId"] = json!("far0session0000000000000000000000000000");
     system.post_as(far.to_string().as_bytes(), "req-far").await;
+    // Refused for a field: recorded, and an event.
+    let mut refused = samples::json("one-time-password-request");
+    refused["phoneNumber"] = json!("+995 5xx 12 34 56");
+    let response = system
+        .post_as(refused.to_string().as_bytes(), "req-refused")
+        .await;
+    assert_eq!(response.status(), 422);
+    system.run_families().await;
+    // Then the link SMS asked for again (not sent again), and a late MANUAL_CHECK after the
+    // session's APPROVED (stored, marked regressed).
+    system
+        .post_as(
+            &samples::bytes("share-session-link-via-sms"),
+            "req-link-again",
+        )
+        .await;
+    let mut regressed = samples::json("session-change");
+    regressed["result"] = json!("MANUAL_CHECK");
+    system
+        .post_as(regressed.to_string().as_bytes(), "req-regressed")
+        .await;
     system.run_families().await;
 
     let records = stream_records(&system.aws, TABLE).await;
@@ -100,9 +121,12 @@ async fn the_reference_callbacks_produce_exactly_these_events() {
     seen.sort();
     let expected = [
         ("Callback Not Handled", "document-expired"),
+        ("Callback Rejected", "one-time-password-request"),
+        ("Message Deduplicated", ""),
         ("Message Suppressed", "country-not-allowed"),
         ("Session Status Changed", "APPROVED"),
         ("Session Status Changed", "APPROVED"),
+        ("Session Status Changed", "MANUAL_CHECK"),
         ("Video Call Status Changed", "empty"),
         ("Video Call Status Changed", "ended"),
         (
@@ -118,6 +142,29 @@ async fn the_reference_callbacks_produce_exactly_these_events() {
         .filter_map(|e| e["detail"]["id"].as_str())
         .collect();
     assert_eq!(ids.len(), events.len(), "each event has its own id");
+    let rejected = events
+        .iter()
+        .find(|e| e["detail-type"] == "Callback Rejected")
+        .expect("the refused OTP");
+    assert_eq!(rejected["detail"]["field"], "phoneNumber");
+    assert_eq!(rejected["detail"]["ruleCode"], "phone-letters");
+    assert!(!rejected.to_string().contains("12 34 56"));
+    let repeat = events
+        .iter()
+        .find(|e| e["detail-type"] == "Message Deduplicated")
+        .expect("the link SMS asked for again");
+    assert_eq!(repeat["detail"]["requestId"], "req-link-again");
+    assert_eq!(
+        repeat["detail"]["firstRequestId"],
+        "req-share-session-link-via-sms"
+    );
+    assert_eq!(repeat["detail"]["duplicates"], 1);
+    let back = events
+        .iter()
+        .find(|e| e["detail"]["result"] == "MANUAL_CHECK")
+        .expect("the regressed status");
+    assert_eq!(back["detail"]["regressed"], true);
+    assert_eq!(back["detail"]["regressedFrom"], "APPROVED");
     let suppressed = events
         .iter()
         .find(|e| e["detail-type"] == "Message Suppressed")
