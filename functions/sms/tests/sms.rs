@@ -378,3 +378,30 @@ async fn records_hold_masked_recipients_only() {
     assert!(!everything.contains("995512345678"), "{everything}");
     assert!(!everything.contains("6867"), "{everything}");
 }
+
+#[tokio::test]
+async fn a_link_sms_of_0_2_that_the_link_makes_too_long_is_recorded_failed_not_dead_lettered() {
+    use shared::callback::SmsSessionLink;
+    use shared::fields::SessionLink;
+    let moto = Moto::start().await;
+    let (family, aws) = family(&moto, config()).await;
+    // The ingress refuses such a callback now (422); one accepted by 0.2 may be in flight or
+    // in the dead-letter queue.
+    let callback = Callback::SmsSessionLink(SmsSessionLink {
+        session_id: SessionId::parse("session-1").unwrap(),
+        text: SmsText::parse(&"x".repeat(1_590)).unwrap(),
+        phone_number: PhoneNumber::parse("+995512345678").unwrap(),
+        session_link: SessionLink::parse("https://widget.identomat.com/?session_token=session-1")
+            .unwrap(),
+        created_by: None,
+    });
+    let payload = serde_json::to_value(envelope(callback, "r1")).unwrap();
+    let e = shared::family::decode(shared::Family::Sms, payload).expect("an envelope it reads");
+    assert_eq!(family.handle(&e).await.unwrap(), DeliveryOutcome::Failed);
+    let records = testkit::delivery_records(&aws, TABLE, "session-1").await;
+    assert_eq!(
+        (s(&records[0], "state"), s(&records[0], "reason")),
+        ("failed".into(), "message-too-long".into())
+    );
+    assert!(moto.sms().await.is_empty());
+}
