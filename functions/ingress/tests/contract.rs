@@ -279,12 +279,7 @@ async fn failed_hand_off_is_503_never_202() {
 #[tokio::test]
 async fn unhandled_store_failure_is_503() {
     let stack = Stack::start(sample_keys()).await;
-    aws_sdk_dynamodb::Client::new(&stack.aws)
-        .delete_table()
-        .table_name(TABLE)
-        .send()
-        .await
-        .unwrap();
+    drop_table(&stack.aws).await;
     let body = json!({"callbackApiKey": KEY, "type": "document-expired", "sessionId": "abc"});
     let response = stack.post(&serde_json::to_vec(&body).unwrap()).await;
     assert_eq!(response.status(), 503);

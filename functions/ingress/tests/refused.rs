@@ -109,12 +109,7 @@ async fn many_refusals_of_one_session_are_each_kept() {
 #[tokio::test]
 async fn a_refusal_that_cannot_be_recorded_is_a_503_to_send_again() {
     let stack = Stack::start(sample_keys()).await;
-    aws_sdk_dynamodb::Client::new(&stack.aws)
-        .delete_table()
-        .table_name(TABLE)
-        .send()
-        .await
-        .unwrap();
+    drop_table(&stack.aws).await;
     let body = with(
         "one-time-password-request",
         "phoneNumber",

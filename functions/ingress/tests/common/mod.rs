@@ -101,3 +101,13 @@ pub fn body_text(response: &Response<Body>) -> String {
 pub fn body_json(response: &Response<Body>) -> serde_json::Value {
     serde_json::from_slice(response.body().as_ref()).expect("JSON body")
 }
+
+/// Deletes the test's table, so that every write to it fails as an unavailable table would.
+pub async fn drop_table(aws: &SdkConfig) {
+    aws_sdk_dynamodb::Client::new(aws)
+        .delete_table()
+        .table_name(TABLE)
+        .send()
+        .await
+        .expect("the table is deleted");
+}
