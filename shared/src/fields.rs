@@ -109,9 +109,7 @@ impl Problem {
 /// bidirectional controls, the BOM): invisible on screen, they hide a host from the link check
 /// (`evil\u{200B}.com`) and reorder what the recipient reads. Refused in every text that is sent.
 pub fn has_format_character(s: &str) -> bool {
-    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
-    s.chars()
-        .any(|c| !c.is_ascii() && c.general_category() == GeneralCategory::Format)
+    s.chars().any(redact::is_format_character)
 }
 
 /// C0 controls and DEL, except the tab and line breaks a message body may hold.

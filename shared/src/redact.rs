@@ -66,12 +66,10 @@ pub fn shape(value: &str) -> String {
 /// would reorder the record on the operator's screen), cut to `max` characters (`...` when
 /// cut).
 pub fn printable(text: &str, max: usize) -> String {
-    let mut buf = [0u8; 4];
     let mut out: String = text
         .chars()
         .map(|c| {
-            let hidden =
-                c.is_control() || crate::fields::has_format_character(c.encode_utf8(&mut buf));
+            let hidden = c.is_control() || is_format_character(c);
             if hidden { '?' } else { c }
         })
         .take(max)
@@ -80,6 +78,13 @@ pub fn printable(text: &str, max: usize) -> String {
         out.push_str("...");
     }
     out
+}
+
+/// A Unicode format character (category Cf: the soft hyphen, zero-width characters,
+/// bidirectional controls, the BOM): invisible on screen, yet it changes what is read.
+pub fn is_format_character(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    !c.is_ascii() && c.general_category() == GeneralCategory::Format
 }
 
 /// A short, stable, one-way tag of a session id, so log lines of one session can be joined

@@ -136,7 +136,10 @@ fn mask(name: &str, raw: &RawValue) -> String {
         "text" | "content" | "subject" => {
             let hidden: Vec<String> = text
                 .chars()
-                .filter(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t') || is_format(*c))
+                .filter(|c| {
+                    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
+                        || redact::is_format_character(*c)
+                })
                 .map(|c| format!("U+{:04X}", u32::from(c)))
                 .take(5)
                 .collect();
@@ -162,11 +165,6 @@ fn mask(name: &str, raw: &RawValue) -> String {
         _ if open_value(&text).is_ok() => text,
         _ => format!("({chars} chars)"),
     }
-}
-
-fn is_format(c: char) -> bool {
-    let mut buf = [0u8; 4];
-    crate::fields::has_format_character(c.encode_utf8(&mut buf))
 }
 
 #[cfg(test)]
