@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build targets arm64 by default; where the aarch64 Rust target is missing, build x86_64.
 ARCH ?= $(if $(shell rustup target list --installed 2>/dev/null | grep -x aarch64-unknown-linux-gnu),arm64,x86_64)
 
-.PHONY: demo local sam-local email-preview load fuzz test test-scale lint schemas numbering glibc-check template sam-build deploy-local events redrive bench venv clean
+.PHONY: demo local sam-local email-preview load fuzz test test-scale lint schemas numbering glibc-check template release sam-build deploy-local events redrive bench venv clean
 
 ## Installs the pinned Python tools (moto) into .venv, once per change of requirements-dev.txt.
 venv: $(VENV)/.installed
@@ -32,7 +32,7 @@ local: venv
 ## SAM's own emulation against moto: the Lambda base image (built from Debian's packages where no
 ## registry is reachable), sam build, every events/ file through sam local invoke, the reference
 ## callbacks through sam local start-api and start-lambda, each checked (needs Docker).
-sam-local: venv
+sam-local: venv release
 	@ARCH=$(ARCH) $(PY) scripts/local/sam_local.py check
 
 ## The e-mails' HTML, each kind in each layout, rendered by headless Chromium (Debian's package,
@@ -98,8 +98,19 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	@touch $@
 
+## The six functions' release bootstraps for ARCH in one cargo lambda build, the command sam
+## build runs per function but with every --bin at once: cargo links them side by side (each a
+## fat-LTO link on one core), where sam build's one-by-one links leave the other core idle. sam
+## build then finds each bootstrap fresh and only copies it. What ships is the same binary.
+FUNCTIONS := $(notdir $(wildcard functions/*))
+release: venv
+	@echo "==> cargo lambda build --release ($(ARCH)), the six functions at once"
+	@mkdir -p target
+	@cargo lambda build --release $(if $(filter arm64,$(ARCH)),--arm64) $(addprefix --bin ,$(FUNCTIONS)) \
+		> target/release-build-$(ARCH).log 2>&1 || { tail -30 target/release-build-$(ARCH).log; exit 1; }
+
 ## What `sam deploy` would upload, for the architecture the machine can build.
-sam-build: venv
+sam-build: venv release
 	sam build --parameter-overrides Architecture=$(ARCH)
 
 ## Every architecture whose Rust target is installed: sam build for each into its own folder,
@@ -108,6 +119,7 @@ sam-build: venv
 ARCHES := $(strip $(if $(shell rustup target list --installed 2>/dev/null | grep -x x86_64-unknown-linux-gnu),x86_64) $(if $(shell rustup target list --installed 2>/dev/null | grep -x aarch64-unknown-linux-gnu),arm64))
 glibc-check: venv
 	@for arch in $(ARCHES); do \
+		$(MAKE) --no-print-directory release ARCH=$$arch || exit 1; \
 		echo "==> sam build for $$arch"; \
 		sam build --build-dir .aws-sam/build-$$arch --parameter-overrides Architecture=$$arch \
 			> target/sam-build-$$arch.log 2>&1 || { tail -20 target/sam-build-$$arch.log; exit 1; }; \
@@ -117,7 +129,7 @@ glibc-check: venv
 ## sam build, the literal sam deploy into moto (samconfig.toml's `local` environment), the
 ## deployed bootstraps run with the stack's environment, the reference callbacks replayed; then a
 ## key rotation, each function's calls against its role, and sam delete (scripts/local/deploy_local.py).
-deploy-local: venv
+deploy-local: venv release
 	@ARCH=$(ARCH) $(PY) scripts/local/deploy_local.py
 
 ## Writes schemas/ from the event detail types notify serializes (a test fails until it is run).
