@@ -322,8 +322,9 @@ def lease_problems(template: dict) -> list[str]:
 
 
 def filter_problems(template: dict) -> list[str]:
-    """Lambda takes at most 5 filters per event source mapping ("Lambda quotas"); moto and
-    the local mapping take any number."""
+    """An event source mapping takes 5 filters, 10 only after a quota increase (Lambda's
+    "Control which events Lambda sends to your function"); moto and the local mapping take
+    any number."""
     problems = []
     for name, function in resources_of(template, "AWS::Serverless::Function").items():
         for event_name, event in (function["Properties"].get("Events") or {}).items():
