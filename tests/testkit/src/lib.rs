@@ -244,19 +244,29 @@ pub async fn create_sessions_table(config: &SdkConfig, name: &str) {
     request.send().await.expect("create sessions table");
 }
 
-/// Every item of a table, as moto holds them.
+/// Every item of a table, as moto holds them: every page of the scan (one holds at most 1 MB,
+/// as in DynamoDB).
 pub async fn scan_table(
     config: &SdkConfig,
     name: &str,
 ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
-    aws_sdk_dynamodb::Client::new(config)
-        .scan()
-        .table_name(name)
-        .send()
-        .await
-        .expect("scan")
-        .items
-        .unwrap_or_default()
+    let client = aws_sdk_dynamodb::Client::new(config);
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(name)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        items.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return items,
+        }
+    }
 }
 
 /// A DynamoDB item as the SDK returns it.
