@@ -103,6 +103,11 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 ## fat-LTO link on one core), where sam build's one-by-one links leave the other core idle. sam
 ## build then finds each bootstrap fresh and only copies it. What ships is the same binary.
 FUNCTIONS := $(notdir $(wildcard functions/*))
+# The release builds have a target folder of their own: they share nothing with the tests' dev
+# builds anyway, and so never wait on their lock (CI builds them while the tests run). sam
+# build's cargo lambda takes CARGO_TARGET_DIR from the environment.
+RELEASE_TARGET := $(abspath target/release-lambda)
+release sam-build glibc-check deploy-local sam-local: export CARGO_TARGET_DIR := $(RELEASE_TARGET)
 release: venv
 	@echo "==> cargo lambda build --release ($(ARCH)), the six functions at once"
 	@mkdir -p target
