@@ -15,7 +15,8 @@ use serde::Serialize;
 use serde_dynamo::{AttributeValue, Item};
 use serde_json::Value;
 use shared::store::delivery::DELIVERY_RECORD_PREFIX;
-use shared::store::status::STATUS_RECORD;
+use shared::store::reconcile::RECONCILE_RECORD;
+use shared::store::status::{SOURCE_RECONCILE, STATUS_RECORD};
 use shared::store::video::VIDEO_RECORD_PREFIX;
 use shared::store::{REJECTED_RECORD_PREFIX, UNKNOWN_SESSION};
 
@@ -38,6 +39,10 @@ pub enum DetailType {
     CallbackNotHandled,
     #[strum(serialize = "Callback Rejected")]
     CallbackRejected,
+    #[strum(serialize = "Session Status Reconciled")]
+    SessionStatusReconciled,
+    #[strum(serialize = "Session Reconcile Abandoned")]
+    SessionReconcileAbandoned,
 }
 
 impl DetailType {
@@ -73,6 +78,8 @@ pub enum Detail {
     MessageDeduplicated(MessageDeduplicated),
     CallbackNotHandled(CallbackNotHandled),
     CallbackRejected(CallbackRejected),
+    SessionStatusReconciled(SessionStatusReconciled),
+    SessionReconcileAbandoned(SessionReconcileAbandoned),
 }
 
 /// A session id, as the ingress accepts it (`shared::fields::SessionId`).
@@ -119,6 +126,72 @@ pub struct SessionStatusChanged {
     /// The callback's request id (API Gateway's), as in the logs and the table.
     #[schemars(length(min = 1))]
     pub request_id: String,
+    /// Present, `reconcile`, when the result was read from Identomat's `result/` rather than
+    /// received in a callback (a `Session Status Reconciled` event follows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = "^reconcile$"))]
+    pub source: Option<String>,
+}
+
+/// `Session Status Reconciled`: the reconcile function read a result from Identomat's
+/// `result/` that differed from the record's (a callback missed, or regressed), and recorded
+/// it. The same change is also a `Session Status Changed` event.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields, title = "Session Status Reconciled")]
+pub struct SessionStatusReconciled {
+    /// The reconcile's request id plus the record and `:reconciled`. Drop an event whose id you
+    /// have seen.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// The Identomat session.
+    #[schemars(regex(pattern = SESSION_ID))]
+    pub session_id: String,
+    /// The result `result/` answered, as the callbacks spell it (APPROVED, REJECTED,
+    /// MANUAL_CHECK, ADDITIONAL_INFORMATION_REQUESTED).
+    #[schemars(length(min = 1, max = 64))]
+    pub result: String,
+    /// The record's result before; absent when no callback had brought one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub previous_result: Option<String>,
+    /// When the receiver read it (RFC 3339, UTC, milliseconds).
+    #[schemars(extend("format" = "date-time"))]
+    pub reconciled_at: String,
+    /// The reconcile's own request id (`reconcile-<uuid>`), as in the status history.
+    #[schemars(length(min = 1))]
+    pub request_id: String,
+}
+
+/// `Session Reconcile Abandoned`: a session still open (an OTP or link sent, or a non-final
+/// result, and no final one) after the last scheduled question to `result/` (7 days with the
+/// defaults). It is no longer asked; `scripts/tools/reconcile.py --session` still can.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields, title = "Session Reconcile Abandoned")]
+pub struct SessionReconcileAbandoned {
+    /// The session, the record and `:abandoned:` and when it opened.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// The Identomat session.
+    #[schemars(regex(pattern = SESSION_ID))]
+    pub session_id: String,
+    /// When the session opened (RFC 3339, UTC, milliseconds).
+    #[schemars(extend("format" = "date-time"))]
+    pub opened_at: String,
+    /// The last question's outcome: same, observed or not-found.
+    #[schemars(length(min = 1, max = 64))]
+    pub last_outcome: String,
+    /// The last undocumented value `result/` answered, if any (`in_progress`, `(absent)`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub observed: Option<String>,
+    /// How many times it was asked.
+    #[schemars(range(min = 1))]
+    pub attempts: u64,
+    /// When it was asked last (RFC 3339, UTC, milliseconds).
+    #[schemars(extend("format" = "date-time"))]
+    pub reconciled_at: String,
 }
 
 /// `Video Call Status Changed`: a room's status, composition, file status or file id changed.
@@ -382,7 +455,9 @@ pub fn notifications(change: Change<'_>) -> Vec<Notification> {
         return Vec::new();
     };
     if record == STATUS_RECORD {
-        status(session, &old, &new).into_iter().collect()
+        status(session, &old, &new)
+    } else if record == RECONCILE_RECORD {
+        abandoned(session, &old, &new).into_iter().collect()
     } else if record.starts_with(VIDEO_RECORD_PREFIX) {
         video(session, record, &old, &new)
     } else if record.starts_with(DELIVERY_RECORD_PREFIX) {
@@ -398,7 +473,59 @@ pub fn notifications(change: Change<'_>) -> Vec<Notification> {
     }
 }
 
-fn status(session: &str, old: &Image, new: &Image) -> Option<Notification> {
+fn status(session: &str, old: &Image, new: &Image) -> Vec<Notification> {
+    let Some(changed) = status_changed(session, old, new) else {
+        return Vec::new();
+    };
+    let mut events = Vec::new();
+    if changed.source.is_some() {
+        let detail = SessionStatusReconciled {
+            id: format!("{}:reconciled", changed.id),
+            session_id: session.to_owned(),
+            result: changed.result.clone(),
+            previous_result: changed.previous_result.clone(),
+            reconciled_at: changed.received_at.clone(),
+            request_id: changed.request_id.clone(),
+        };
+        events.push(Notification {
+            detail_type: DetailType::SessionStatusChanged,
+            detail: Detail::SessionStatusChanged(changed),
+        });
+        events.push(Notification {
+            detail_type: DetailType::SessionStatusReconciled,
+            detail: Detail::SessionStatusReconciled(detail),
+        });
+    } else {
+        events.push(Notification {
+            detail_type: DetailType::SessionStatusChanged,
+            detail: Detail::SessionStatusChanged(changed),
+        });
+    }
+    events
+}
+
+/// A session whose reconcile record just became `abandoned`.
+fn abandoned(session: &str, old: &Image, new: &Image) -> Option<Notification> {
+    if new.text("state") != Some("abandoned") || old.text("state") == Some("abandoned") {
+        return None;
+    }
+    let opened_at = new.text("openedAt")?;
+    let detail = SessionReconcileAbandoned {
+        id: format!("{session}:{RECONCILE_RECORD}:abandoned:{opened_at}"),
+        session_id: session.to_owned(),
+        opened_at: opened_at.to_owned(),
+        last_outcome: new.text("outcome")?.to_owned(),
+        observed: new.text("observed").map(str::to_owned),
+        attempts: new.number("attempts")?,
+        reconciled_at: new.text("reconciledAt")?.to_owned(),
+    };
+    Some(Notification {
+        detail_type: DetailType::SessionReconcileAbandoned,
+        detail: Detail::SessionReconcileAbandoned(detail),
+    })
+}
+
+fn status_changed(session: &str, old: &Image, new: &Image) -> Option<SessionStatusChanged> {
     let result = new.text("result")?;
     let previous = old.text("result");
     if previous == Some(result) {
@@ -420,11 +547,12 @@ fn status(session: &str, old: &Image, new: &Image) -> Option<Notification> {
         session_type: new.text("sessionType")?.to_owned(),
         received_at: new.text("receivedAt")?.to_owned(),
         request_id: request_id.to_owned(),
+        source: new
+            .text("source")
+            .filter(|s| *s == SOURCE_RECONCILE)
+            .map(str::to_owned),
     };
-    Some(Notification {
-        detail_type: DetailType::SessionStatusChanged,
-        detail: Detail::SessionStatusChanged(detail),
-    })
+    Some(detail)
 }
 
 const VIDEO_STATUSES: [&str; 4] = [
@@ -674,6 +802,12 @@ pub fn schemas() -> Vec<(String, Value)> {
                 }
                 DetailType::CallbackNotHandled => generator.root_schema_for::<CallbackNotHandled>(),
                 DetailType::CallbackRejected => generator.root_schema_for::<CallbackRejected>(),
+                DetailType::SessionStatusReconciled => {
+                    generator.root_schema_for::<SessionStatusReconciled>()
+                }
+                DetailType::SessionReconcileAbandoned => {
+                    generator.root_schema_for::<SessionReconcileAbandoned>()
+                }
             }
             .to_value();
             let file = format!(
@@ -767,6 +901,12 @@ fn describe(detail_type: DetailType) -> &'static str {
         DetailType::CallbackRejected => {
             "An authenticated callback was refused for a field (422): nothing was sent or \
              recorded but its rejected# record, which holds the other fields masked."
+        }
+        DetailType::SessionStatusReconciled => {
+            "The reconcile function read a session's result from Identomat's result/ and it              differed from the record's (a callback missed, or a regression): recorded, and also              published as Session Status Changed."
+        }
+        DetailType::SessionReconcileAbandoned => {
+            "A session still open after the last scheduled question to Identomat's result/              (7 days with the defaults) is no longer asked."
         }
     }
 }

@@ -23,7 +23,7 @@ const SOURCE: &str = notify::DEFAULT_SOURCE;
 #[test]
 fn the_committed_schemas_are_the_generated_ones() {
     let generated = schemas();
-    assert_eq!(generated.len(), 8);
+    assert_eq!(generated.len(), 10);
     for (file, schema) in &generated {
         let committed = std::fs::read_to_string(format!("{SCHEMAS}/{file}"))
             .unwrap_or_else(|_| panic!("schemas/{file} is missing: run make schemas"));
@@ -146,6 +146,7 @@ fn events_of(callback: &Callback, request_id: &str, at: Timestamp) -> Vec<Notifi
                 received_at: at,
                 request_id: id.to_owned(),
                 digest: Some(format!("{result:.8}")),
+                source: None,
             };
             let session_type = change.session_type.as_str();
             let (first, _) = merge(

@@ -1,6 +1,6 @@
 //! The sessions table: partition key `sessionId`, sort key `record`, so one Query returns all we
 //! know of a session. Record kinds: `status`, `video#<roomId>`, `delivery#<key>`,
-//! `unhandled#<receivedAt>#<requestId>`, `rejected#<receivedAt>#<requestId>`.
+//! `unhandled#<receivedAt>#<requestId>`, `rejected#<receivedAt>#<requestId>`, `reconcile`.
 
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 mod attr;
 pub mod delivery;
 pub mod limits;
+pub mod reconcile;
 pub mod status;
 pub mod video;
 

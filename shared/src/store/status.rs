@@ -34,7 +34,13 @@ pub struct HistoryEntry {
     pub request_id: String,
     /// The callback's digest; `None` in entries written before 0.3.
     pub digest: Option<String>,
+    /// Where the result came from: `None` for a callback, `Some("reconcile")` for Identomat's
+    /// `result/` asked by the reconcile function.
+    pub source: Option<String>,
 }
+
+/// A history entry's `source` when the result was read from Identomat's `result/`.
+pub const SOURCE_RECONCILE: &str = "reconcile";
 
 impl HistoryEntry {
     /// Whether `other` is this entry received again: the same request and the same callback
@@ -180,6 +186,9 @@ impl StatusRecord {
                 if let Some(digest) = &e.digest {
                     entry.insert("digest".to_owned(), s(digest));
                 }
+                if let Some(source) = &e.source {
+                    entry.insert("source".to_owned(), s(source));
+                }
                 AttributeValue::M(entry)
             })
             .collect();
@@ -202,15 +211,18 @@ impl StatusRecord {
         if let Some(from) = &self.regressed_from {
             item.insert("regressedFrom".to_owned(), s(from));
         }
-        // The newest entry's digest, so an event's id tells two changes of one request apart.
-        if let Some(digest) = self
+        // The newest entry's digest, so an event's id tells two changes of one request apart,
+        // and its source, so notify tells a reconciled result from a callback's.
+        let current = self
             .history
             .iter()
             .rev()
-            .find(|e| e.request_id == self.request_id && e.result == self.result)
-            .and_then(|e| e.digest.as_ref())
-        {
+            .find(|e| e.request_id == self.request_id && e.result == self.result);
+        if let Some(digest) = current.and_then(|e| e.digest.as_ref()) {
             item.insert("digest".to_owned(), s(digest));
+        }
+        if let Some(source) = current.and_then(|e| e.source.as_ref()) {
+            item.insert("source".to_owned(), s(source));
         }
         item
     }
@@ -225,6 +237,7 @@ impl StatusRecord {
                     received_at: time(m, "receivedAt")?,
                     request_id: text(m, "requestId")?,
                     digest: text(m, "digest").ok(),
+                    source: text(m, "source").ok(),
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -258,13 +271,59 @@ impl SessionsTable {
             received_at,
             request_id: request_id.to_owned(),
             digest: Some(digest.to_owned()),
+            source: None,
         };
+        self.merge_entry(session_id, entry, Some(change.session_type.as_str()))
+            .await
+    }
+
+    /// Records a result read from Identomat's `result/` (already one of the callback's values)
+    /// as a callback of `request_id` received `at` would be, with `source: reconcile`. Its
+    /// session type is the record's, or `kyc` for a session no `session-change` reached.
+    pub async fn record_reconciled_result(
+        &self,
+        session_id: &str,
+        result: &str,
+        request_id: &str,
+        at: Timestamp,
+    ) -> Result<StatusOutcome, StoreError> {
+        let digest = {
+            use sha2::{Digest, Sha256};
+            let bytes = Sha256::digest(format!("{SOURCE_RECONCILE}\0{result}").as_bytes());
+            bytes[..16].iter().map(|b| format!("{b:02x}")).collect()
+        };
+        let entry = HistoryEntry {
+            result: result.to_owned(),
+            received_at: at,
+            request_id: request_id.to_owned(),
+            digest: Some(digest),
+            source: Some(SOURCE_RECONCILE.to_owned()),
+        };
+        self.merge_entry(session_id, entry, None).await
+    }
+
+    /// The status record's current result, if the session has one.
+    pub async fn current_result(&self, session_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.read_status(session_id).await?.map(|r| r.result))
+    }
+
+    /// Merges `entry` into the session's record; `session_type` `None` keeps the record's.
+    async fn merge_entry(
+        &self,
+        session_id: &str,
+        entry: HistoryEntry,
+        session_type: Option<&str>,
+    ) -> Result<StatusOutcome, StoreError> {
         for attempt in 0..MAX_ATTEMPTS {
             let existing = self.read_status(session_id).await?;
+            let session_type = session_type
+                .map(str::to_owned)
+                .or_else(|| existing.as_ref().map(|r| r.session_type.clone()))
+                .unwrap_or_else(|| "kyc".to_owned());
             let merged = merge(
                 existing.as_ref(),
                 entry.clone(),
-                change.session_type.as_str(),
+                &session_type,
                 Timestamp::now(),
             );
             let Some((record, outcome)) = merged else {
@@ -306,6 +365,7 @@ mod tests {
             received_at: Timestamp::from_unix_millis(ms),
             request_id: id.into(),
             digest: Some(format!("d-{result}")),
+            source: None,
         }
     }
 
@@ -467,5 +527,15 @@ mod tests {
         let (r, _) = apply(Some(r), entry("MANUAL_CHECK", 1_500, "c"));
         assert!(r.regressed_from.is_some());
         assert_eq!(StatusRecord::from_item(&r.to_item("abc")).unwrap(), r);
+        let mut reconciled = entry("APPROVED", 2_000, "reconcile-1");
+        reconciled.source = Some(SOURCE_RECONCILE.into());
+        let (r, o) = apply(Some(r), reconciled);
+        assert_eq!(
+            (o, r.regressed_from.as_deref()),
+            (StatusOutcome::Updated, None)
+        );
+        let item = r.to_item("abc");
+        assert_eq!(item.get("source"), Some(&s(SOURCE_RECONCILE)));
+        assert_eq!(StatusRecord::from_item(&item).unwrap(), r);
     }
 }

@@ -7,6 +7,7 @@
 //! process holds.
 
 pub mod fault;
+pub mod identomat;
 pub mod lambda;
 pub mod logs;
 pub mod proxy;
@@ -200,8 +201,8 @@ pub fn sessions_table_schema() -> &'static Value {
 /// Creates `name` with the schema of the template's `SessionsTable`.
 pub async fn create_sessions_table(config: &SdkConfig, name: &str) {
     use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        StreamSpecification, StreamViewType,
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
     };
     let schema = sessions_table_schema();
     let text = |v: &Value, name: &str| v[name].as_str().expect(name).to_owned();
@@ -221,13 +222,42 @@ pub async fn create_sessions_table(config: &SdkConfig, name: &str) {
                 .expect("attribute definition"),
         );
     }
-    for k in schema["KeySchema"].as_array().expect("key schema") {
-        request = request.key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(text(k, "AttributeName"))
-                .key_type(KeyType::from(text(k, "KeyType").as_str()))
+    let keys = |schema: &Value| -> Vec<KeySchemaElement> {
+        schema["KeySchema"]
+            .as_array()
+            .expect("key schema")
+            .iter()
+            .map(|k| {
+                KeySchemaElement::builder()
+                    .attribute_name(text(k, "AttributeName"))
+                    .key_type(KeyType::from(text(k, "KeyType").as_str()))
+                    .build()
+                    .expect("key schema element")
+            })
+            .collect()
+    };
+    request = request.set_key_schema(Some(keys(schema)));
+    // The reconcile function's sparse index, as a deployment with a company key has it.
+    for index in schema["GlobalSecondaryIndexes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(text(index, "IndexName"))
+                .set_key_schema(Some(keys(index)))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(
+                            index["Projection"]["ProjectionType"]
+                                .as_str()
+                                .expect("projection"),
+                        ))
+                        .build(),
+                )
                 .build()
-                .expect("key schema element"),
+                .expect("index"),
         );
     }
     if let Some(stream) = schema.get("StreamSpecification") {
