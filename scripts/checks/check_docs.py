@@ -63,6 +63,9 @@ OTHER_KEBAB = {
     "x-api-key", "base64-encoded", "one-time-password", "date-time", "content-type",
     "post-quantum", "retry-after", "detail-type", "sms-budget", "callback-api-key-123",
     "start-lambda", "start-api",
+    # Reconcile: its triggers and opener, its index, the platform's 4xx as a reason, the local
+    # Identomat's faults.
+    "on-demand", "reconcile-due", "http-401", "http-403", "bad-signature", "no-signature",
 }
 # Event fields and record attributes in kebab form: none today; listed when there are.
 EVENT_FIELDS: set[str] = set()

@@ -164,11 +164,14 @@ class Resolver:
         return {key: self.resolve(arg)}
 
 
-def functions(template: dict) -> dict:
-    """Each function's logical id and the binary it runs (its BuildProperties.Binary)."""
+def functions(template: dict, resolver: "Resolver | None" = None) -> dict:
+    """Each function's logical id and the binary it runs (its BuildProperties.Binary); with
+    `resolver`, only those whose Condition holds."""
     return {name: resource["Metadata"]["BuildProperties"]["Binary"]
             for name, resource in template["Resources"].items()
-            if resource["Type"] == "AWS::Serverless::Function"}
+            if resource["Type"] == "AWS::Serverless::Function"
+            and (resolver is None or "Condition" not in resource
+                 or resolver.condition(resource["Condition"]))}
 
 
 def environment(template: dict, function: str, resolver: Resolver) -> dict:
@@ -181,14 +184,29 @@ def environment(template: dict, function: str, resolver: Resolver) -> dict:
     return {name: resolver.resolve(value) for name, value in {**globals_, **own}.items()}
 
 
+def _with_every_option(value):
+    """A value with each `Fn::If` taken on its true side: the table as a deployment with every
+    option (reconcile's index included) has it."""
+    if isinstance(value, list):
+        return [_with_every_option(v) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"Fn::If"}:
+            return _with_every_option(value["Fn::If"][1])
+        return {k: _with_every_option(v) for k, v in value.items()}
+    return value
+
+
 def table_schema(path: pathlib.Path = TEMPLATE) -> dict:
-    """create_table's arguments (but the name) for the template's SessionsTable."""
-    props = load(path)["Resources"]["SessionsTable"]["Properties"]
+    """create_table's arguments (but the name) for the template's SessionsTable, with every
+    option's index (the tests and local stacks run reconcile)."""
+    props = _with_every_option(load_tagged(path)["Resources"]["SessionsTable"]["Properties"])
     schema = {
         "BillingMode": props["BillingMode"],
         "AttributeDefinitions": props["AttributeDefinitions"],
         "KeySchema": props["KeySchema"],
     }
+    if "GlobalSecondaryIndexes" in props:
+        schema["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
     if "StreamSpecification" in props:
         schema["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     return schema
