@@ -16,6 +16,12 @@ table, secret and function names in place of the stack's. cargo lambda watch giv
 function one environment, so the five are merged, and a variable two functions would see with
 different values stops the start.
 
+The reconcile function runs against a local Identomat (identomat_api.py, its sessions from
+events/identomat/sessions.json), unless IDENTOMAT_API_URL names another implementation of the
+same contract; IDENTOMAT_COMPANY_KEY and IDENTOMAT_HMAC_SECRET are its credentials,
+RECONCILE_EVERY_SECONDS (60) how often the schedule runs, RECONCILE_AFTER_SECONDS the first
+delay (the later steps scale with it).
+
 Environment: CALLBACK_API_KEY and SMS_MAX_PER_HOUR override the parameters CallbackApiKey and
 SmsMaxPerHour; MOTO_PORT (5055), LAMBDA_PORT (9055).
 """
@@ -47,6 +53,9 @@ EVENT_BUS = "identomat-local-callbacks"
 EVENTS_QUEUE = "identomat-local-events"
 DEAD_LETTERS = "identomat-local-dead-letters"
 SECRET = "identomat/callback-key"
+IDENTOMAT_SECRET = "identomat/company-key"
+LOCAL_COMPANY_KEY = "company-key-local-only"
+IDENTOMAT_SESSIONS = ROOT / "events" / "identomat" / "sessions.json"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 SAMCONFIG_ENV = "local"
@@ -56,8 +65,11 @@ def parameters() -> dict:
     """The stack parameters the local stack runs with: samconfig.toml's `local` environment,
     and the environment's overrides."""
     values = template.samconfig_parameters(SAMCONFIG_ENV)
+    values["IdentomatCompanyKey"] = LOCAL_COMPANY_KEY
     for variable, parameter in (("CALLBACK_API_KEY", "CallbackApiKey"),
-                                ("SMS_MAX_PER_HOUR", "SmsMaxPerHour")):
+                                ("SMS_MAX_PER_HOUR", "SmsMaxPerHour"),
+                                ("IDENTOMAT_COMPANY_KEY", "IdentomatCompanyKey"),
+                                ("IDENTOMAT_HMAC_SECRET", "IdentomatHmacSecret")):
         if os.environ.get(variable):
             values[parameter] = os.environ[variable]
     return values
@@ -108,12 +120,12 @@ def received_events(aws: dict, queue_url: str) -> list[dict]:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def resolver(values: dict, secret_arn: str) -> template.Resolver:
+def resolver(values: dict, secret_arn: str, identomat_arn: str = "") -> template.Resolver:
     """The template's intrinsics with the local names: each function is its binary's name
     (what cargo lambda's Invoke API knows it by), the table and secret the local ones."""
     tpl = template.load_tagged()
     refs = {**template.functions(tpl), "SessionsTable": TABLE, "CallbackKeySecret": secret_arn,
-            "EventBus": EVENT_BUS}
+            "EventBus": EVENT_BUS, "IdentomatKeySecret": identomat_arn}
     attributes = {
         ("SessionsTable", "Arn"): f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}",
         ("DeadLetterQueue", "Arn"): f"arn:aws:sqs:{REGION}:{ACCOUNT}:{DEAD_LETTERS}",
@@ -129,7 +141,7 @@ def merged_environment(resolve: template.Resolver) -> dict:
     would read differently."""
     tpl = template.load_tagged()
     merged: dict = {}
-    for function in template.functions(tpl):
+    for function in template.functions(tpl, resolve):
         for name, value in template.environment(tpl, function, resolve).items():
             if merged.setdefault(name, value) != value:
                 sys.exit(f"{name} differs between functions ({merged[name]!r}, {value!r}): "
@@ -222,6 +234,8 @@ class Stack:
         self.reaper: subprocess.Popen | None = None
         self.watching = threading.Event()
         self.mapping = None
+        self.reconcile_mapping = None
+        self.identomat_url = os.environ.get("IDENTOMAT_API_URL", "")
         self.events_queue_url = ""
         self.logs = ROOT / "target" / "local-stack"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -282,8 +296,9 @@ class Stack:
             for signum in STOP_SIGNALS:
                 signal.signal(signum, signal.SIG_IGN)
         self.watching.set()
-        if self.mapping is not None:
-            self.mapping.stop()
+        for mapping in (self.mapping, self.reconcile_mapping):
+            if mapping is not None:
+                mapping.stop()
         for process in reversed(self.processes):
             if process.poll() is None:
                 try:
@@ -325,6 +340,7 @@ class Stack:
         secret as the template writes it, the bus with a subscriber's queue, the dead-letter
         queue. Leaves `self.resolve`, the template's intrinsics with these names."""
         self.start_moto()
+        self.start_identomat()
         self.create_resources()
 
     def start_moto(self) -> None:
@@ -335,6 +351,28 @@ class Stack:
         wait_for(lambda: http_status("GET", f"{self.moto_url}/moto-api/") == 200, 30, "moto server",
                  self.processes)
 
+    @property
+    def reconciles(self) -> bool:
+        return bool(self.parameters.get("IdentomatCompanyKey"))
+
+    def start_identomat(self) -> None:
+        """The local Identomat the reconcile function asks, unless IDENTOMAT_API_URL names one."""
+        if not self.reconciles or self.identomat_url:
+            return
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        say(f"starting a local Identomat (result/, delete/) on 127.0.0.1:{port}")
+        command = [str(VENV_BIN / "python"), str(ROOT / "scripts" / "local" / "identomat_api.py"),
+                   str(port), "--company-key", self.parameters["IdentomatCompanyKey"],
+                   "--fixture", str(IDENTOMAT_SESSIONS)]
+        if self.parameters.get("IdentomatHmacSecret"):
+            command += ["--hmac-secret", self.parameters["IdentomatHmacSecret"]]
+        self.spawn("identomat", command)
+        self.identomat_url = f"http://127.0.0.1:{port}/external-api/"
+        wait_for(lambda: http_status("GET", f"http://127.0.0.1:{port}/_control/requests") == 200, 30,
+                 "the local Identomat", self.processes)
+
     def create_resources(self) -> None:
         """What the stack would create, in a running moto."""
         say(f"creating the sessions table, a verified SES sender and the callback-key secret")
@@ -344,10 +382,18 @@ class Stack:
         boto3.client("ses", **self.aws).verify_email_identity(EmailAddress=sender)
         secrets = boto3.client("secretsmanager", **self.aws)
         arn = secrets.create_secret(Name=SECRET, SecretString="pending")["ARN"]
-        resolve = resolver(self.parameters, arn)
-        # The secret as the template writes it, from the same parameters.
-        secret = template.load_tagged()["Resources"]["CallbackKeySecret"]["Properties"]
+        identomat_arn = ""
+        if self.reconciles:
+            identomat_arn = secrets.create_secret(Name=IDENTOMAT_SECRET, SecretString="pending")["ARN"]
+        resolve = resolver(self.parameters, arn, identomat_arn)
+        # The secrets as the template writes them, from the same parameters.
+        resources = template.load_tagged()["Resources"]
+        secret = resources["CallbackKeySecret"]["Properties"]
         secrets.put_secret_value(SecretId=arn, SecretString=resolve.resolve(secret["SecretString"]))
+        if identomat_arn:
+            secret = resources["IdentomatKeySecret"]["Properties"]
+            secrets.put_secret_value(SecretId=identomat_arn,
+                                     SecretString=resolve.resolve(secret["SecretString"]))
 
         # The events' way out: the bus (the stack's own), a subscriber's queue, and the
         # dead-letter queue the stream's failed batches go to.
@@ -369,10 +415,14 @@ class Stack:
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
         })
+        if self.reconciles:
+            env["IDENTOMAT_API_URL"] = self.identomat_url
+            if os.environ.get("RECONCILE_AFTER_SECONDS"):
+                env["RECONCILE_AFTER_SECONDS"] = os.environ["RECONCILE_AFTER_SECONDS"]
         env_file = self.logs / "functions.env"
         env_file.write_text("".join(f"{k}={json.dumps(v)}\n" for k, v in env.items()))
 
-        say("compiling the six functions (the first time takes a few minutes on 2 cores)")
+        say("compiling the functions (the first time takes a few minutes on 2 cores)")
         build = subprocess.run(["cargo", "build", "--workspace", "--bins"], cwd=ROOT)
         if build.returncode != 0:
             sys.exit("the functions did not compile")
@@ -399,17 +449,46 @@ class Stack:
             config["Stream"], f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:notify",
             self.invoke_notify, config)
         self.mapping.start()
+        if self.reconciles:
+            say("polling the stream for reconcile too, and running its schedule")
+            config = self.resolve.resolve(
+                tpl["Resources"]["ReconcileFunction"]["Properties"]["Events"]["TableChanges"]["Properties"])
+            self.reconcile_mapping = stream_mapping.StreamMapping(
+                boto3.client("dynamodbstreams", **self.aws), boto3.client("sqs", **self.aws),
+                config["Stream"], f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:reconcile",
+                lambda payload: self.invoke("reconcile", payload), config)
+            self.reconcile_mapping.start()
+            every = float(os.environ.get("RECONCILE_EVERY_SECONDS") or 60)
+            threading.Thread(target=self.schedule, args=(every,), daemon=True).start()
+
+    def schedule(self, every: float) -> None:
+        """The template's schedule: `{"action": "due"}` every `every` seconds."""
+        while not self.watching.wait(every):
+            self.invoke("reconcile", json.dumps({"action": "due"}).encode())
 
     def invoke_notify(self, payload: bytes) -> tuple[bool, bytes]:
-        """A synchronous invoke of notify through cargo lambda's Invoke API."""
+        return self.invoke("notify", payload)
+
+    def invoke(self, function: str, payload: bytes) -> tuple[bool, bytes]:
+        """A synchronous invoke through cargo lambda's Invoke API."""
         request = urllib.request.Request(
-            f"{self.lambda_url}/2015-03-31/functions/notify/invocations", data=payload,
+            f"{self.lambda_url}/2015-03-31/functions/{function}/invocations", data=payload,
             method="POST", headers={"content-type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=120) as response:
+            with urllib.request.urlopen(request, timeout=900) as response:
                 return bool(response.headers.get("X-Amz-Function-Error")), response.read()
         except urllib.error.HTTPError as e:
             return True, e.read()
+        except OSError as e:
+            return True, str(e).encode()
+
+    def reconcile_open(self) -> dict:
+        """What `scripts/tools/reconcile.py --open` does: every open session asked now."""
+        self.reconcile_mapping.settle()
+        failed, answer = self.invoke("reconcile", json.dumps({"action": "open"}).encode())
+        if failed:
+            raise SystemExit(f"the reconcile function failed: {answer[:500]!r}")
+        return json.loads(answer)
 
     def post(self, body: bytes) -> tuple[int, str]:
         return post_json(self.callback_url, body)
@@ -500,6 +579,18 @@ def demo(stack, table: str = TABLE) -> int:
 
     # A stack that runs asynchronous invocations in the background finishes them first.
     getattr(stack, "settle", lambda: None)()
+    reconciled = None
+    if getattr(stack, "reconcile_mapping", None) is not None:
+        # The sample whose session-change is never posted: the e-mail OTP's and link's session.
+        reconciled = stack.reconcile_open()
+        print("\nReconcile with the local Identomat (result/), as reconcile.py --open does")
+        for report in reconciled.get("sessions", []):
+            what = report["outcome"]
+            if report.get("result"):
+                what += f": {report.get('previousResult') or '(no status)'} -> {report['result']}"
+            if report.get("observed"):
+                what += f": {report['observed']} (kept, not mapped)"
+            print(f"  {short(report['sessionId']):12} {what}  [{report['state']}]")
     data = json.loads(urllib.request.urlopen(f"{stack.moto_url}/moto-api/data.json").read())
     sms = data.get("sns", {}).get("SMS", [])
     emails = data.get("ses", {}).get("Message", [])
@@ -533,7 +624,7 @@ def demo(stack, table: str = TABLE) -> int:
                              "field", "rule")
                             if k in detail)
             session = short(detail.get("sessionId", "-"))
-            print(f"  {event['detail-type']:26} {session:12} {what}")
+            print(f"  {event['detail-type']:27} {session:12} {what}")
 
     print(f"\nRecords in the sessions table ({table})")
     for r in sorted(records, key=lambda r: (r["sessionId"], r["record"])):
@@ -548,6 +639,9 @@ def demo(stack, table: str = TABLE) -> int:
         elif record.startswith("delivery#"):
             what = f"{r['channel']} {r['kind']} to {r['recipient']}: {r['state']}"
             record = "delivery#" + record.split("#", 1)[1][:8] + "..."
+        elif record == "reconcile":
+            what = (f"{r['state']} outcome={r.get('outcome')}"
+                    + (f" observed={r['observed']}" if r.get("observed") else ""))
         elif record.startswith("rejected#"):
             shown = r.get("fields", {}).get(r["field"], "")
             what = f"type={r.get('type')} field={r['field']} ({shown}): {r['rule']}"
@@ -560,10 +654,13 @@ def demo(stack, table: str = TABLE) -> int:
     def count(predicate) -> int:
         return sum(1 for r in records if predicate(r))
 
+    # The two session-change samples, and with reconcile the session whose one was never sent.
+    statuses = 2 if reconciled is None else 3
     expectations = [
         ("2 SMS sent", len(sms) == 2),
         ("2 e-mails sent", len(emails) == 2),
-        ("2 status records, APPROVED", count(lambda r: r["record"] == "status" and r["result"] == "APPROVED") == 2),
+        (f"{statuses} status records, APPROVED",
+         count(lambda r: r["record"] == "status" and r["result"] == "APPROVED") == statuses),
         ("1 KYB session", count(lambda r: r["record"] == "status" and r["sessionType"] == "kyb") == 1),
         ("2 video rooms", count(lambda r: r["record"].startswith("video#")) == 2),
         ("4 deliveries sent", count(lambda r: r["record"].startswith("delivery#") and r["state"] == "sent") == 4),
@@ -572,16 +669,30 @@ def demo(stack, table: str = TABLE) -> int:
          count(lambda r: r["record"].startswith("rejected#") and r["field"] == "phoneNumber"
                and "512 345" not in json.dumps(r)) == 1),
     ]
+    if reconciled is not None:
+        missed = "5alhw0070l2gy82q0mqlfniv7gwgbqqs0rtctolg"
+        expectations.append(("the missed session-change recovered: APPROVED from result/, source reconcile",
+                             count(lambda r: r["sessionId"] == missed and r["record"] == "status"
+                                   and r["result"] == "APPROVED" and r.get("source") == "reconcile") == 1))
+        expectations.append(("an undocumented result kept as observed, not mapped (in_progress)",
+                             count(lambda r: r["record"] == "reconcile" and r.get("observed") == "in_progress"
+                                   and r["state"] == "open") == 1))
+        expectations.append(("nothing of result/'s person stored",
+                             "Kapanadze" not in json.dumps(records) and "01024056789" not in json.dumps(records)))
     if mapping is not None:
         kinds = sorted(e["detail-type"] for e in events)
         expectations.append(("every event's detail matches its schema (schemas/)",
                              bool(events) and all(matches_schema(e) for e in events)))
-        expectations.append(("7 events: 2 status, 2 video, 1 file available, 1 not handled, "
-                             "1 rejected",
-                             kinds == ["Callback Not Handled", "Callback Rejected",
-                                       "Session Status Changed", "Session Status Changed",
-                                       "Video Call Status Changed", "Video Call Status Changed",
-                                       "Video File Available"]))
+        expected = ["Callback Not Handled", "Callback Rejected",
+                    "Session Status Changed", "Session Status Changed",
+                    "Video Call Status Changed", "Video Call Status Changed",
+                    "Video File Available"]
+        what = "7 events: 2 status, 2 video, 1 file available, 1 not handled, 1 rejected"
+        if reconciled is not None:
+            expected = sorted(expected + ["Session Status Changed", "Session Status Reconciled"])
+            what = "9 events: 3 status (1 reconciled, and its Session Status Reconciled), 2 video, " \
+                   "1 file available, 1 not handled, 1 rejected"
+        expectations.append((what, kinds == expected))
     print("\nExpected outcomes")
     for name, ok in expectations:
         print(f"  {'ok ' if ok else 'NO '} {name}")
@@ -614,6 +725,8 @@ def main() -> int:
         show(f"Sessions table: {TABLE}")
         show(f"Events (EventBridge bus {EVENT_BUS} -> SQS): {stack.events_queue_url}")
         show(f"Callback API key: {stack.key}")
+        if stack.reconciles:
+            show(f"Identomat company API (reconcile): {stack.identomat_url}")
         while all(p.poll() is None for p in stack.processes):
             time.sleep(1)
         show("a process of the stack stopped: see target/local-stack/", file=sys.stderr)
@@ -623,7 +736,7 @@ def main() -> int:
     finally:
         # Stop first: what follows may fail to print.
         stack.stop()
-        say("stopped moto and cargo lambda")
+        say("stopped moto, cargo lambda and the local Identomat")
 
 
 if __name__ == "__main__":

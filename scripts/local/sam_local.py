@@ -160,7 +160,9 @@ class SamStack(local_stack.Stack):
         super().__init__(moto_port=int(os.environ.get("MOTO_PORT") or 5055),
                          lambda_port=int(os.environ.get("START_LAMBDA_PORT") or 3001),
                          moto_host=host)
-        self.parameters.update(CallbackApiKey=SAMPLE_KEYS[0], CallbackApiKeyPrevious=SAMPLE_KEYS[1])
+        # The template as `sam local` reads it, with its defaults: no company key, no reconcile.
+        self.parameters.update(CallbackApiKey=SAMPLE_KEYS[0], CallbackApiKeyPrevious=SAMPLE_KEYS[1],
+                               IdentomatCompanyKey="")
         self.key = SAMPLE_KEYS[0]
         self.host = host
         self.api_port = int(os.environ.get("START_API_PORT") or 3000)
@@ -176,7 +178,7 @@ class SamStack(local_stack.Stack):
         # start-lambda knows the families by their logical ids.
         self.resolve.refs.update({name: name for name in template.functions(tpl)})
         functions = {}
-        for function in template.functions(tpl):
+        for function in template.functions(tpl, self.resolve):
             variables = template.environment(tpl, function, self.resolve)
             variables["AWS_ENDPOINT_URL"] = self.moto_url
             variables["AWS_ENDPOINT_URL_LAMBDA"] = f"http://{self.host}:{self.lambda_port}"

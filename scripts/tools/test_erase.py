@@ -1,7 +1,9 @@
 """erase.py against moto's DynamoDB, on a table made as template.yaml makes it. `make
 deploy-local` also runs it against the deployed stack."""
+import json
 import os
 import pathlib
+import urllib.request
 import sys
 import unittest
 
@@ -16,7 +18,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "local"))
 import template  # noqa: E402
-from erase import describe, erase  # noqa: E402
+from erase import delete_at_identomat, describe, erase  # noqa: E402
 
 TABLE = "sessions"
 
@@ -67,6 +69,46 @@ class Erase(unittest.TestCase):
         self.assertEqual(describe("status"), "status")
         self.assertEqual(describe("video#RM1"), "video#RM1")
         self.assertEqual(describe("delivery#" + "a" * 32), "delivery#aaaaaaaa...")
+
+
+class AtIdentomat(unittest.TestCase):
+    """delete/ against the local Identomat (scripts/local/identomat_api.py), plain and signed."""
+
+    def start(self, secret: str = "") -> str:
+        import subprocess
+
+        command = [sys.executable, str(HERE.parent / "local" / "identomat_api.py"), "0",
+                   "--company-key", "company-key-local", "--exit-on-stdin-close"]
+        if secret:
+            command += ["--hmac-secret", secret]
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(process.wait)
+        self.addCleanup(process.stdin.close)
+        port = int(process.stdout.readline().split()[-1])
+        base = f"http://127.0.0.1:{port}"
+        control = urllib.request.Request(f"{base}/_control/sessions", method="POST",
+                                         data=json.dumps({"alice": {"result": "approved"}}).encode())
+        urllib.request.urlopen(control).read()
+        return f"{base}/external-api/"
+
+    def test_the_session_is_deleted_there_and_the_answer_printed_as_received(self):
+        api = self.start()
+        status, answer, signature = delete_at_identomat(api, "company-key-local", "", "alice")
+        self.assertEqual((status, json.loads(answer), signature), (200, {"deleted": True}, "not signed"))
+        # Gone there: asked again, the platform does not know it.
+        status, answer, _ = delete_at_identomat(api, "company-key-local", "", "alice")
+        self.assertEqual(status, 404)
+        self.assertEqual(delete_at_identomat(api, "wrong-key", "", "alice")[0], 401)
+
+    def test_signed_both_ways(self):
+        api = self.start(secret="hmac-secret")
+        self.assertEqual(delete_at_identomat(api, "company-key-local", "", "alice")[0], 401)
+        status, _, signature = delete_at_identomat(api, "company-key-local", "hmac-secret", "alice")
+        self.assertEqual((status, signature), (200, "signature valid"))
+
+    def test_plain_http_only_to_loopback(self):
+        with self.assertRaises(ValueError):
+            delete_at_identomat("http://widget.identomat.com/external-api/", "k", "", "alice")
 
 
 if __name__ == "__main__":
