@@ -100,8 +100,11 @@ class Deployment:
         self.template = body if isinstance(body, dict) else template.parse_tagged(body)
 
     def functions(self) -> list[str]:
+        # A function behind a condition that does not hold (reconcile without a company key)
+        # is in the template but not in the stack.
         return [name for name, resource in self.template["Resources"].items()
-                if resource["Type"] == "AWS::Serverless::Function"]
+                if resource["Type"] == "AWS::Serverless::Function"
+                and ("Condition" not in resource or name in self.resources)]
 
     def configuration(self, logical: str) -> dict:
         """The function's configuration, read once per refresh (the stack changes only then)."""
@@ -227,7 +230,8 @@ def alarm_problems(stack, source: dict) -> list[tuple[str, bool, str]]:
     cloudwatch = stack.client("cloudwatch")
     topic = stack.resources["AlarmTopic"]
     declared = sorted(name for name, r in source["Resources"].items()
-                      if r["Type"] == "AWS::CloudWatch::Alarm")
+                      if r["Type"] == "AWS::CloudWatch::Alarm"
+                      and ("Condition" not in r or name in stack.resources))
     held = {a["AlarmName"]: a for page in cloudwatch.get_paginator("describe_alarms").paginate()
             for a in page["MetricAlarms"]}
     for logical in declared:
