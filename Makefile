@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build targets arm64 by default; where the aarch64 Rust target is missing, build x86_64.
 ARCH ?= $(if $(shell rustup target list --installed 2>/dev/null | grep -x aarch64-unknown-linux-gnu),arm64,x86_64)
 
-.PHONY: demo local sam-local email-preview load fuzz test test-scale lint schemas numbering glibc-check template release sam-build deploy-local events redrive bench venv clean
+.PHONY: demo local sam-local email-preview load fuzz test test-scale lint schemas numbering glibc-check template release sam-build deploy-local events redrive bench venv clean bench-reconcile
 
 ## Installs the pinned Python tools (moto) into .venv, once per change of requirements-dev.txt.
 venv: $(VENV)/.installed
@@ -160,6 +160,11 @@ bench: venv
 	@$(PY) scripts/bench/lambda_bench.py
 	cargo bench -p shared --bench ingress_path
 	@python3 scripts/bench/bench_table.py target/criterion
+
+## What a session reconciled costs at 128 MB over TLS, the key from Secrets Manager, against
+## moto and the local Identomat (scripts/bench/reconcile_bench.py; a CPU quota needs root).
+bench-reconcile: venv
+	@$(PY) scripts/bench/reconcile_bench.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) target

@@ -11,7 +11,9 @@
    deployed secret, the table from the stack's outputs. The reference callbacks are replayed
    and checked as `make demo` checks them;
 4. checks: each function's deployed environment is what template.py resolves for the local
-   stack (so `make demo` runs the same wiring); a rotation as the README tells it (a second
+   stack (so `make demo` runs the same wiring); the reconcile function, deployed with a company
+   key against a local Identomat (identomat_api.py), its mapping, schedule, index and secret,
+   and the missed session recovered as in `make demo`; a rotation as the README tells it (a second
    deploy with CallbackApiKeyPrevious, both keys pass, a third clears it, the old key fails);
    every AWS call each function made is allowed by its role's policies (an unused permission is
    reported); `sam delete` keeps the sessions table and removes the rest.
@@ -289,6 +291,18 @@ class Replay:
         self.mapping = mapping
         self.events_queue_url = events_queue_url
 
+    # Set when the stack runs reconcile: its stream mapping and the function, run locally.
+    reconcile_mapping: stream_mapping.StreamMapping | None = None
+    reconcile: lambda_emulator.Function | None = None
+
+    def reconcile_open(self) -> dict:
+        """What reconcile.py --open asks of the deployed reconcile function."""
+        self.reconcile_mapping.settle()
+        done = self.reconcile.invoke(json.dumps({"action": "open"}).encode())
+        if done.error is not None:
+            raise SystemExit(f"the reconcile function failed: {done.error[:500]!r}")
+        return json.loads(done.result)
+
     def post(self, body: bytes) -> tuple[int, str]:
         return local_stack.post_json(self.service.callback_url, body)
 
@@ -313,6 +327,17 @@ def main() -> int:
     arch = os.environ.get("ARCH") or ("arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64")
     config = template.samconfig_deploy(CONFIG_ENV)
     parameters = {**template.samconfig_parameters(CONFIG_ENV), "Architecture": arch}
+    # Deployed with a company key, against a local Identomat on loopback (the template takes
+    # plain http to 127.0.0.1 only): the reconcile function, its secret, index and schedule.
+    identomat_port = free_port()
+    identomat_log = open(OUT / "identomat.log", "w")
+    identomat = subprocess.Popen(
+        [str(VENV_BIN / "python"), str(ROOT / "scripts" / "local" / "identomat_api.py"),
+         str(identomat_port), "--company-key", local_stack.LOCAL_COMPANY_KEY,
+         "--fixture", str(local_stack.IDENTOMAT_SESSIONS)],
+        stdout=identomat_log, stderr=subprocess.STDOUT, start_new_session=True)
+    parameters.update(IdentomatCompanyKey=local_stack.LOCAL_COMPANY_KEY,
+                      IdentomatApiUrl=f"http://127.0.0.1:{identomat_port}/external-api/")
 
     moto_log = open(OUT / "moto.log", "w")
     moto = subprocess.Popen([str(VENV_BIN / "python"), str(ROOT / "scripts" / "local" / "moto_server.py"),
@@ -325,7 +350,7 @@ def main() -> int:
         local_stack.wait_for(lambda: local_stack.http_status("GET", f"{moto_url}/moto-api/") == 200,
                              30, "moto server", [moto])
         if os.environ.get("SKIP_BUILD") != "1":
-            say(f"sam build for {arch} (release builds of the six functions: minutes the first time)")
+            say(f"sam build for {arch} (release builds of the seven functions: minutes the first time)")
             timings["sam build"] = sam("build", "--parameter-overrides", f"Architecture={arch}", env=env)
 
         say(f"sam deploy --config-env {CONFIG_ENV} into moto ({moto_url})")
@@ -413,6 +438,45 @@ def main() -> int:
             stack.client("dynamodbstreams"), stack.client("sqs"), held.get("EventSourceArn", ""),
             notify.arn, invoke_notify, held)
         mapping.start()
+
+        print("\nReconcile, deployed with a company key against the local Identomat")
+        reconcile = service.functions[stack.resources["ReconcileFunction"]]
+        reconcile_mappings = stack.client("lambda").list_event_source_mappings(
+            FunctionName=reconcile.name)["EventSourceMappings"]
+        declared = template.load_tagged()["Resources"]["ReconcileFunction"]["Properties"]["Events"]
+        held_reconcile = reconcile_mappings[0] if reconcile_mappings else {}
+        differ = [k for k in ("BatchSize", "FilterCriteria", "MaximumRetryAttempts",
+                              "BisectBatchOnFunctionError", "FunctionResponseTypes", "StartingPosition")
+                  if str(held_reconcile.get(k)) != str(declared["TableChanges"]["Properties"].get(k))]
+        checks.check("a second event source mapping feeds reconcile from the stream, as declared",
+                     len(reconcile_mappings) == 1 and not differ, f"differ: {differ}" if differ else "")
+        rules = [r for page in stack.client("events").get_paginator("list_rules").paginate()
+                 for r in page["Rules"] if r.get("ScheduleExpression")]
+        targets = [t for r in rules for t in stack.client("events").list_targets_by_rule(
+            Rule=r["Name"])["Targets"] if t["Arn"].endswith(f":function:{reconcile.name}")]
+        checks.check("its schedule: rate(60 minutes) with {\"action\": \"due\"}",
+                     any(r["ScheduleExpression"] == "rate(60 minutes)" for r in rules)
+                     and len(targets) == 1 and json.loads(targets[0].get("Input", "{}")) == {"action": "due"},
+                     "" if targets else f"{[r['ScheduleExpression'] for r in rules]}")
+        index = stack.client("dynamodb").describe_table(TableName=table)["Table"].get(
+            "GlobalSecondaryIndexes", [])
+        checks.check("the table has the sparse index reconcile-due (KEYS_ONLY)",
+                     [(i["IndexName"], i["Projection"]["ProjectionType"]) for i in index]
+                     == [("reconcile-due", "KEYS_ONLY")], "" if index else "no index")
+        company = json.loads(stack.client("secretsmanager").get_secret_value(
+            SecretId=stack.outputs["IdentomatKeySecretArn"])["SecretString"])
+        checks.check("the company key's secret holds it in the shape reconcile reads",
+                     company == {"companyKey": local_stack.LOCAL_COMPANY_KEY, "hmacSecret": ""})
+
+        def invoke_reconcile(payload: bytes) -> tuple[bool, bytes]:
+            done = reconcile.invoke(payload)
+            return done.error is not None, done.error if done.error is not None else done.result
+
+        reconcile_mapping = stream_mapping.StreamMapping(
+            stack.client("dynamodbstreams"), stack.client("sqs"), held_reconcile.get("EventSourceArn", ""),
+            reconcile.arn, invoke_reconcile, held_reconcile)
+        reconcile_mapping.start()
+        Replay.reconcile_mapping, Replay.reconcile = reconcile_mapping, reconcile
         events_queue = local_stack.subscribe(aws, stack.outputs["EventBusName"],
                                              "identomat.callbacks")
         print(f"  events: bus {stack.outputs['EventBusName']}, a subscriber's rule into {events_queue}")
@@ -477,15 +541,32 @@ def main() -> int:
         replay.settle()
         erased = "ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp"
         before = len(records_of(stack.client("dynamodb"), table, erased))
-        erase = run_tool(["erase.py", "--stack", stack.stack, "--session", erased], tool_env)
+        erase = run_tool(["erase.py", "--stack", stack.stack, "--session", erased, "--at-identomat",
+                          "--identomat-api-url", parameters["IdentomatApiUrl"]], tool_env)
         after = len(records_of(stack.client("dynamodb"), table, erased))
         passed = (erase.returncode == 0 and before >= 2 and after == 0
-                  and f"deleted {before} record(s)" in erase.stdout and "Identomat" in erase.stdout)
-        checks.check(f"erase.py: the {before} records of a reference session deleted", passed,
+                  and f"deleted {before} record(s)" in erase.stdout
+                  and "Identomat's delete/ answered HTTP 200" in erase.stdout
+                  and "documents no response format" in erase.stdout)
+        checks.check(f"erase.py --at-identomat: the {before} records of a reference session deleted, "
+                     "and the session at the local Identomat with the stack's company key", passed,
                      "" if passed else erase.stdout + erase.stderr)
 
         print("\nLeast privilege: every AWS call each function made, against its role")
         stack.refresh()
+        secrets = {"IdentomatKeySecret": stack.outputs["IdentomatKeySecretArn"],
+                   "CallbackKeySecret": stack.outputs["CallbackKeySecretArn"]}
+        readers = {"IdentomatKeySecret": "ReconcileFunction", "CallbackKeySecret": "IngressFunction"}
+        for secret, arn in secrets.items():
+            for logical in stack.functions():
+                may = allowed(stack.policies(logical), "secretsmanager:GetSecretValue", arn)
+                if logical == readers[secret]:
+                    checks.check(f"{logical} may read {secret}", may)
+                elif may:
+                    checks.check(f"{logical} may not read {secret}", False)
+        checks.check("no role but reconcile's and ingress's may read a secret",
+                     all(not allowed(stack.policies(f), "secretsmanager:GetSecretValue", a)
+                         for f in stack.functions() for s, a in secrets.items() if readers[s] != f))
         for logical in stack.functions():
             statements = stack.policies(logical)
             calls = sorted(recorded[logical].calls)
@@ -504,6 +585,7 @@ def main() -> int:
                 print(f"  --  {logical}: granted, not called in this run{who}: {action} on {resource}")
 
         mapping.stop()
+        Replay.reconcile_mapping.stop()
         print("\nsam delete")
         timings["sam delete"] = sam("delete", "--stack-name", stack.stack, "--region", REGION,
                                     "--no-prompts", env=env)
@@ -545,6 +627,10 @@ def main() -> int:
     finally:
         if mapping is not None:
             mapping.stop()
+        if Replay.reconcile_mapping is not None:
+            Replay.reconcile_mapping.stop()
+        identomat.terminate()
+        identomat.wait()
         if service is not None:
             service.stop()
         for proxy in proxies:

@@ -337,6 +337,9 @@ def _action(headers, path: str, body: bytes, region: str) -> tuple[str, str]:
     arn = f"arn:aws:{service}:{region}:{ACCOUNT}"
     if service == "dynamodb" and "TableName" in params:
         resource = f"{arn}:table/{params['TableName']}"
+        # A Query or Scan of an index is authorised on the index's ARN, not the table's.
+        if params.get("IndexName"):
+            resource += f"/index/{params['IndexName']}"
     elif service == "secretsmanager":
         secret = params.get("SecretId", "")
         resource = secret if secret.startswith("arn:") else f"{arn}:secret:{secret}"

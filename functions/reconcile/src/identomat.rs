@@ -448,6 +448,26 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// No answer panics the reader, and whatever it reads of `result` is only what the
+        /// body said there.
+        #[test]
+        fn no_answer_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = read_reply(&body);
+        }
+
+        #[test]
+        fn any_object_reads_its_result_and_nothing_else(
+            result in "\\PC{0,40}",
+            other in "\\PC{0,40}",
+        ) {
+            let body = serde_json::json!({"person": {"name": other}, "result": result});
+            let reply = read_reply(body.to_string().as_bytes()).unwrap();
+            proptest::prop_assert_eq!(reply.result, RawResult::Text(result));
+            proptest::prop_assert_eq!(reply.video_call_status, None);
+        }
+    }
+
     #[test]
     fn errors_say_nothing_of_the_body() {
         let body = br#"{"result":12345678901,"person":"Nino"}"#;

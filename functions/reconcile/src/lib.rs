@@ -239,30 +239,30 @@ impl<A: ResultApi> Reconciler<A> {
             observed: None,
             state: "open",
         };
-        let attempt = match reply {
-            Ok(Reply { result, .. }) => {
+        let mut video = None;
+        let mut attempt = match reply {
+            Ok(Reply {
+                result,
+                video_call_status,
+            }) => {
+                video = video_call_status.map(str::to_owned);
                 let mapped = match &result {
                     RawResult::Text(t) => documented(t),
                     _ => None,
                 };
                 match mapped {
                     Some(result) => {
-                        let current = self.table.current_result(session.as_str()).await?;
-                        report.previous_result.clone_from(&current);
+                        // One read: the record is written only when the result differs.
+                        let request_id = format!("reconcile-{}", uuid::Uuid::new_v4());
+                        let (previous, written) = self
+                            .table
+                            .record_reconciled_result(session.as_str(), result, &request_id, now)
+                            .await?;
+                        report.previous_result = previous;
                         report.result = Some(result.to_owned());
-                        let outcome = if current.as_deref() == Some(result) {
-                            AttemptOutcome::Same
-                        } else {
-                            let request_id = format!("reconcile-{}", uuid::Uuid::new_v4());
-                            self.table
-                                .record_reconciled_result(
-                                    session.as_str(),
-                                    result,
-                                    &request_id,
-                                    now,
-                                )
-                                .await?;
-                            AttemptOutcome::Changed
+                        let outcome = match written {
+                            None => AttemptOutcome::Same,
+                            Some(_) => AttemptOutcome::Changed,
                         };
                         Attempt {
                             outcome,
@@ -270,6 +270,7 @@ impl<A: ResultApi> Reconciler<A> {
                             observed: None,
                             final_status: FINAL.contains(&result),
                             scheduled: trigger == Trigger::Schedule,
+                            video_call_status: None,
                         }
                     }
                     None => {
@@ -281,6 +282,7 @@ impl<A: ResultApi> Reconciler<A> {
                             observed: Some(value),
                             final_status: false,
                             scheduled: trigger == Trigger::Schedule,
+                            video_call_status: None,
                         }
                     }
                 }
@@ -291,6 +293,7 @@ impl<A: ResultApi> Reconciler<A> {
                 observed: None,
                 final_status: false,
                 scheduled: trigger == Trigger::Schedule,
+                video_call_status: None,
             },
             Err(e) => Attempt {
                 outcome: AttemptOutcome::Error,
@@ -298,8 +301,10 @@ impl<A: ResultApi> Reconciler<A> {
                 observed: None,
                 final_status: false,
                 scheduled: trigger == Trigger::Schedule,
+                video_call_status: None,
             },
         };
+        attempt.video_call_status = video;
         let first = self.config.first_delay;
         let record = self
             .table

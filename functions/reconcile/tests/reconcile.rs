@@ -97,7 +97,7 @@ async fn the_four_results_map_by_case_and_every_other_value_is_observed_unmapped
     let s = setup(None).await;
     s.platform
         .set_sessions(json!({
-            "s-approved": {"result": "approved"},
+            "s-approved": {"result": "approved", "videoCallStatus": {"roomStatus": "ended"}},
             "s-rejected": {"result": "REJECTED"},
             "s-manual": {"result": "Manual_Check"},
             "s-info": {"result": "additional_information_requested"},
@@ -132,6 +132,9 @@ async fn the_four_results_map_by_case_and_every_other_value_is_observed_unmapped
             (record.attempts, record.outcome.as_deref()),
             (2, Some("same"))
         );
+        // Of videoCallStatus, whose shape no page documents, only its type is kept.
+        let video = (session == "s-approved").then(|| "object".to_owned());
+        assert_eq!(record.video_call_status, video, "{session}");
         let finished = ["APPROVED", "REJECTED"].contains(&result);
         assert_eq!(
             record.state == ReconcileState::Closed,

@@ -82,6 +82,9 @@ pub struct Attempt {
     pub final_status: bool,
     /// An attempt of the schedule (it moves the step), not one on demand or after a regression.
     pub scheduled: bool,
+    /// The JSON type of the answer's `videoCallStatus`, when it had one: its shape is
+    /// documented nowhere, so only that it is there, and what it is, is kept.
+    pub video_call_status: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +102,8 @@ pub struct ReconcileRecord {
     pub reason: Option<String>,
     pub observed: Option<String>,
     pub observed_at: Option<Timestamp>,
+    /// The JSON type of the last `videoCallStatus` seen ([`Attempt::video_call_status`]).
+    pub video_call_status: Option<String>,
     pub attempts: u64,
     pub version: u64,
 }
@@ -119,6 +124,7 @@ fn fresh(opened_by: &str, now: Timestamp, first: Duration) -> ReconcileRecord {
         reason: None,
         observed: None,
         observed_at: None,
+        video_call_status: None,
         attempts: 0,
         version: 0,
     }
@@ -143,6 +149,7 @@ pub fn opened(
             reason: r.reason.clone(),
             observed: r.observed.clone(),
             observed_at: r.observed_at,
+            video_call_status: r.video_call_status.clone(),
             ..fresh(opened_by, now, first)
         }),
         None => Some(fresh(opened_by, now, first)),
@@ -181,6 +188,7 @@ pub fn attempted(
             attempts: r.attempts,
             observed: r.observed.clone(),
             observed_at: r.observed_at,
+            video_call_status: r.video_call_status.clone(),
             ..fresh(opened_by, now, first)
         },
         None => fresh(opened_by, now, first),
@@ -192,6 +200,9 @@ pub fn attempted(
     if let Some(observed) = &attempt.observed {
         r.observed = Some(observed.clone());
         r.observed_at = Some(now);
+    }
+    if attempt.video_call_status.is_some() {
+        r.video_call_status.clone_from(&attempt.video_call_status);
     }
     if attempt.final_status {
         r.state = ReconcileState::Closed;
@@ -233,6 +244,7 @@ impl ReconcileRecord {
             ("reason", self.reason.clone()),
             ("observed", self.observed.clone()),
             ("observedAt", self.observed_at.map(|t| t.to_string())),
+            ("videoCallStatus", self.video_call_status.clone()),
         ];
         for (name, value) in optional {
             if let Some(value) = value {
@@ -261,6 +273,7 @@ impl ReconcileRecord {
             reason: text(item, "reason").ok(),
             observed: text(item, "observed").ok(),
             observed_at: optional_time("observedAt"),
+            video_call_status: text(item, "videoCallStatus").ok(),
             attempts: number(item, "attempts")?,
             version: number(item, "version")?,
         })
@@ -415,6 +428,7 @@ mod tests {
             observed: None,
             final_status: false,
             scheduled,
+            video_call_status: None,
         }
     }
 
@@ -484,6 +498,7 @@ mod tests {
         let r = opened(None, "delivery", at(0), HOUR).unwrap();
         let mut observed = answer(AttemptOutcome::Observed, true);
         observed.observed = Some("expired".into());
+        observed.video_call_status = Some("object".into());
         let r = attempted(Some(&r), &observed, at(1), HOUR);
         let item = r.to_item("s");
         assert_eq!(item.get(QUEUE_ATTRIBUTE), Some(&s(OPEN_QUEUE)));

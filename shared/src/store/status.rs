@@ -273,20 +273,24 @@ impl SessionsTable {
             digest: Some(digest.to_owned()),
             source: None,
         };
-        self.merge_entry(session_id, entry, Some(change.session_type.as_str()))
-            .await
+        let (_, outcome) = self
+            .merge_entry(session_id, entry, Some(change.session_type.as_str()), false)
+            .await?;
+        Ok(outcome.unwrap_or(StatusOutcome::Duplicate))
     }
 
     /// Records a result read from Identomat's `result/` (already one of the callback's values)
-    /// as a callback of `request_id` received `at` would be, with `source: reconcile`. Its
-    /// session type is the record's, or `kyc` for a session no `session-change` reached.
+    /// as a callback of `request_id` received `at` would be, with `source: reconcile`, unless
+    /// it is the record's current result already. Its session type is the record's, or `kyc`
+    /// for a session no `session-change` reached. The result the record held before, and what
+    /// was done (`None` when it was the same).
     pub async fn record_reconciled_result(
         &self,
         session_id: &str,
         result: &str,
         request_id: &str,
         at: Timestamp,
-    ) -> Result<StatusOutcome, StoreError> {
+    ) -> Result<(Option<String>, Option<StatusOutcome>), StoreError> {
         let digest = {
             use sha2::{Digest, Sha256};
             let bytes = Sha256::digest(format!("{SOURCE_RECONCILE}\0{result}").as_bytes());
@@ -299,7 +303,7 @@ impl SessionsTable {
             digest: Some(digest),
             source: Some(SOURCE_RECONCILE.to_owned()),
         };
-        self.merge_entry(session_id, entry, None).await
+        self.merge_entry(session_id, entry, None, true).await
     }
 
     /// The status record's current result, if the session has one.
@@ -308,14 +312,21 @@ impl SessionsTable {
     }
 
     /// Merges `entry` into the session's record; `session_type` `None` keeps the record's.
+    /// With `unless_current`, an entry whose result is the current one writes nothing. The
+    /// current result read before the write, and the outcome (`None`: nothing written).
     async fn merge_entry(
         &self,
         session_id: &str,
         entry: HistoryEntry,
         session_type: Option<&str>,
-    ) -> Result<StatusOutcome, StoreError> {
+        unless_current: bool,
+    ) -> Result<(Option<String>, Option<StatusOutcome>), StoreError> {
         for attempt in 0..MAX_ATTEMPTS {
             let existing = self.read_status(session_id).await?;
+            let previous = existing.as_ref().map(|r| r.result.clone());
+            if unless_current && previous.as_deref() == Some(entry.result.as_str()) {
+                return Ok((previous, None));
+            }
             let session_type = session_type
                 .map(str::to_owned)
                 .or_else(|| existing.as_ref().map(|r| r.session_type.clone()))
@@ -327,11 +338,11 @@ impl SessionsTable {
                 Timestamp::now(),
             );
             let Some((record, outcome)) = merged else {
-                return Ok(StatusOutcome::Duplicate);
+                return Ok((previous, Some(StatusOutcome::Duplicate)));
             };
             let read = existing.as_ref().map(|old| old.version);
             if self.put_versioned(record.to_item(session_id), read).await? {
-                return Ok(outcome);
+                return Ok((previous, Some(outcome)));
             }
             back_off(attempt).await;
         }
