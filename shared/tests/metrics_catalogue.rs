@@ -19,7 +19,7 @@ fn listed(function: &str, outcome: &str, reason: &str) -> bool {
 }
 
 #[test]
-fn the_catalogue_names_the_six_functions() {
+fn the_catalogue_names_the_seven_functions() {
     let functions: Vec<&str> = read().keys().map(String::as_str).collect();
     assert_eq!(
         functions,
@@ -27,6 +27,7 @@ fn the_catalogue_names_the_six_functions() {
             "email",
             "ingress",
             "notify",
+            "reconcile",
             "session-status",
             "sms",
             "video-call"

@@ -38,6 +38,17 @@ async fn every_event_file_runs_through_its_handler() {
                     let response = system.post(text.as_bytes()).await;
                     assert_eq!(response.status(), 202, "{what}");
                 }
+                // The local Identomat's sessions (make demo's): each a session id the callbacks
+                // carry, answering a `result` as `result/` would.
+                "identomat" => {
+                    let sessions: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+                    let sessions = sessions.as_object().expect("sessions by id");
+                    assert!(!sessions.is_empty(), "{what}");
+                    for (id, answer) in sessions {
+                        assert!(shared::fields::SessionId::parse(id).is_ok(), "{what}: {id}");
+                        assert!(answer["result"].is_string(), "{what}: {id}");
+                    }
+                }
                 "ingress" => {
                     let request = lambda_http::request::from_str(&text)
                         .unwrap_or_else(|e| panic!("{what} is not an API Gateway event: {e}"));
@@ -108,8 +119,9 @@ async fn every_event_file_runs_through_its_handler() {
     }
     assert_eq!(
         checked,
-        8 + 10 + 8 + 1,
-        "every sample as a body, an ingress event and an envelope; a stream batch"
+        8 + 10 + 8 + 1 + 1,
+        "every sample as a body, an ingress event and an envelope; a stream batch; the local \
+         Identomat's sessions"
     );
     // The ingress events were handed on too.
     assert!(!system.run_families().await.is_empty());

@@ -19,11 +19,26 @@ const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 /// checks they agree); the stream mapping's own retries are another setting.
 fn template_retries() -> usize {
     let template = std::fs::read_to_string(Path::new(ROOT).join("template.yaml")).unwrap();
+    const FAMILIES: [&str; 4] = [
+        "SmsFunction",
+        "EmailFunction",
+        "SessionStatusFunction",
+        "VideoCallFunction",
+    ];
     let mut in_invoke_config = false;
+    let mut resource = "";
     let mut values: Vec<usize> = Vec::new();
-    for line in template.lines().map(str::trim) {
+    for raw in template.lines() {
+        // A resource's logical id: two spaces in, a name and a colon.
+        if let Some(name) = raw.strip_prefix("  ").and_then(|r| r.strip_suffix(':'))
+            && !name.starts_with(' ')
+        {
+            resource = name;
+        }
+        let line = raw.trim();
         if line == "EventInvokeConfig:" {
-            in_invoke_config = true;
+            // The reconcile function's runs are retried by its schedule, not Lambda.
+            in_invoke_config = FAMILIES.contains(&resource);
         } else if let Some(v) = line.strip_prefix("MaximumRetryAttempts:")
             && in_invoke_config
         {
