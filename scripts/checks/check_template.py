@@ -8,7 +8,8 @@ dead-letters its failed batches there too. The stack reports the workspace's ver
 And what AWS decides but moto lets pass: every alarm can reach its topic (a customer managed
 key and a topic policy that admit CloudWatch), every metric an alarm watches or the dashboard
 shows is one the code or AWS emits, every writer of the dead-letter queue may use its key, and
-no delivery claim is shorter than its function's timeout."""
+no delivery claim is shorter than its function's timeout. Without a company key nothing of
+reconcile exists and the table is as before (an upgrade changes nothing else)."""
 import pathlib
 import re
 import sys
@@ -334,10 +335,68 @@ def filter_problems(template: dict) -> list[str]:
     return problems
 
 
+# What only a company key creates (IdentomatCompanyKey): without one, none of it exists, and the
+# table keeps its two key attributes and no index, so an upgrade changes nothing else.
+RECONCILE_ONLY = {"IdentomatKeySecret", "ReconcileFunction", "ReconcileLogGroup"}
+
+
+def names_used(value) -> set[str]:
+    """The resources and parameters a value refers to: Ref, GetAtt and Sub's ${...}."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                found.add(inner[0] if isinstance(inner, list) else str(inner).split(".")[0])
+            elif key == "Fn::Sub":
+                text = inner if isinstance(inner, str) else inner[0]
+                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+            found |= names_used(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= names_used(inner)
+    return found
+
+
+def without_condition(value, condition: str):
+    """`value` as CloudFormation reads it when `condition` is false: each Fn::If on it takes
+    its second branch, and AWS::NoValue drops the property."""
+    if isinstance(value, list):
+        return [without_condition(v, condition) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"Fn::If"} and value["Fn::If"][0] == condition:
+            return without_condition(value["Fn::If"][2], condition)
+        return {k: without_condition(v, condition) for k, v in value.items()
+                if without_condition(v, condition) != {"Ref": "AWS::NoValue"}}
+    return value
+
+
+def optional_problems(template: dict) -> list[str]:
+    problems = []
+    condition = template.get("Conditions", {}).get("Reconcile")
+    if condition != {"Fn::Not": [{"Fn::Equals": [{"Ref": "IdentomatCompanyKey"}, ""]}]}:
+        problems.append("the Reconcile condition is not 'IdentomatCompanyKey is set'")
+    sections = [("resource", template.get("Resources", {})), ("output", template.get("Outputs", {}))]
+    for kind, entries in sections:
+        for name, entry in entries.items():
+            uses = names_used(entry) & RECONCILE_ONLY
+            if (name in RECONCILE_ONLY or uses) and entry.get("Condition") != "Reconcile":
+                problems.append(f"{kind} {name} exists without a company key"
+                                + (f" (it uses {', '.join(sorted(uses))})" if uses else ""))
+    table = without_condition(template["Resources"]["SessionsTable"]["Properties"], "Reconcile")
+    attributes = [a.get("AttributeName") for a in table.get("AttributeDefinitions", [])]
+    if attributes != ["sessionId", "record"] or "GlobalSecondaryIndexes" in table:
+        problems.append(f"without a company key the table has {attributes} and "
+                        f"{len(table.get('GlobalSecondaryIndexes', []))} index(es): an upgrade "
+                        "would change it")
+    return problems
+
+
 def aws_rule_problems(template: dict) -> list[str]:
     return (alarm_topic_problems(template) + metric_problems(template)
             + dead_letter_writer_problems(template) + lease_problems(template)
-            + filter_problems(template))
+            + filter_problems(template) + optional_problems(template))
 
 
 def main() -> int:

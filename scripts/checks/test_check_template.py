@@ -137,5 +137,28 @@ class Leases(unittest.TestCase):
                       found(changed(short)))
 
 
+
+class WithoutACompanyKey(unittest.TestCase):
+    def test_nothing_of_reconcile_exists_and_the_table_is_as_before(self):
+        self.assertEqual(check_template.optional_problems(TEMPLATE), [])
+
+    def test_a_reconcile_resource_without_its_condition_is_found(self):
+        def drop(resources):
+            del resources["ReconcileLogGroup"]["Condition"]
+        self.assertIn("resource ReconcileLogGroup exists without a company key", found(changed(drop)))
+
+        def alarm(resources):
+            resources["Extra"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
+                "KmsKeyId": {"Fn::GetAtt": ["ReconcileFunction", "Arn"]}}}
+        self.assertIn("resource Extra exists without a company key (it uses ReconcileFunction)",
+                      found(changed(alarm)))
+
+    def test_an_index_the_table_always_has_is_found(self):
+        def always(resources):
+            props = resources["SessionsTable"]["Properties"]
+            props["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]["Fn::If"][1]
+        self.assertIn("without a company key the table has", found(changed(always)))
+
+
 if __name__ == "__main__":
     unittest.main()
