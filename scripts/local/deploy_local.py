@@ -327,17 +327,24 @@ def main() -> int:
     arch = os.environ.get("ARCH") or ("arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64")
     config = template.samconfig_deploy(CONFIG_ENV)
     parameters = {**template.samconfig_parameters(CONFIG_ENV), "Architecture": arch}
-    # Deployed with a company key, against a local Identomat on loopback (the template takes
-    # plain http to 127.0.0.1 only): the reconcile function, its secret, index and schedule.
+    # Deployed with a company key, against a local Identomat on loopback over HTTPS (the
+    # template takes https only), its certificate from a CA of this run's that the reconcile
+    # function and the tools trust (SSL_CERT_FILE): the reconcile function, its secret, index
+    # and schedule.
+    sys.path.insert(0, str(ROOT / "scripts" / "bench"))
+    import lambda_bench  # its loopback CA and localhost certificate (imported here: it opens a log)
+
+    bundle = lambda_bench.certificates()
     identomat_port = free_port()
     identomat_log = open(OUT / "identomat.log", "w")
     identomat = subprocess.Popen(
         [str(VENV_BIN / "python"), str(ROOT / "scripts" / "local" / "identomat_api.py"),
          str(identomat_port), "--company-key", local_stack.LOCAL_COMPANY_KEY,
-         "--fixture", str(local_stack.IDENTOMAT_SESSIONS)],
+         "--fixture", str(local_stack.IDENTOMAT_SESSIONS),
+         "--tls-cert", str(lambda_bench.OUT / "leaf.pem"), "--tls-key", str(lambda_bench.OUT / "leaf.key")],
         stdout=identomat_log, stderr=subprocess.STDOUT, start_new_session=True)
     parameters.update(IdentomatCompanyKey=local_stack.LOCAL_COMPANY_KEY,
-                      IdentomatApiUrl=f"http://127.0.0.1:{identomat_port}/external-api/")
+                      IdentomatApiUrl=f"https://localhost:{identomat_port}/external-api/")
 
     moto_log = open(OUT / "moto.log", "w")
     moto = subprocess.Popen([str(VENV_BIN / "python"), str(ROOT / "scripts" / "local" / "moto_server.py"),
@@ -407,6 +414,9 @@ def main() -> int:
                 "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(configuration["MemorySize"]),
             }
+            if logical == "ReconcileFunction":
+                # The local Identomat's CA (the AWS calls go to moto over plain http).
+                function_env["SSL_CERT_FILE"] = str(bundle)
             name = stack.resources[logical]
             service.functions[name] = lambda_emulator.Function(
                 name, [str(binary)], function_env, float(configuration["Timeout"]), function_log,
@@ -532,7 +542,7 @@ def main() -> int:
         replay.settle()
 
         print("\nThe operator's tools against the stack (scripts/tools/)")
-        tool_env = {**env, "AWS_REGION": REGION}
+        tool_env = {**env, "AWS_REGION": REGION, "SSL_CERT_FILE": str(bundle)}
         smoke = run_tool(["smoke.py", "--stack", stack.stack, "--callback-url",
                           service.callback_url], tool_env)
         passed = smoke.returncode == 0 and "every step passed" in smoke.stdout

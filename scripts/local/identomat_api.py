@@ -3,9 +3,11 @@
 on loopback, for the reconcile function's tests and the local stack.
 
   identomat_api.py [PORT] --company-key KEY [--hmac-secret SECRET] [--fixture FILE]
-                   [--host 127.0.0.1] [--exit-on-stdin-close]
+                   [--host 127.0.0.1] [--tls-cert PEM --tls-key PEM] [--exit-on-stdin-close]
 
-Prints `listening on <port>` once it listens (PORT 0 picks a free one).
+Prints `listening on <port>` once it listens (PORT 0 picks a free one); with --tls-cert and
+--tls-key it serves HTTPS, as the platform does (make deploy-local, whose template takes https
+only).
 
 The contract (../shared/reference/identomat-api.md in the project's notes, docs/operations.md):
 POST <base>/external-api/result/ and .../delete/ with `company_key` and `session_token`, in the
@@ -196,6 +198,8 @@ def main() -> int:
     parser.add_argument("--company-key", required=True)
     parser.add_argument("--hmac-secret", default="")
     parser.add_argument("--fixture")
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
     parser.add_argument("--exit-on-stdin-close", action="store_true")
     args = parser.parse_args()
     sessions = {}
@@ -205,6 +209,12 @@ def main() -> int:
     state = State(args.company_key, args.hmac_secret, sessions)
     server = ThreadingHTTPServer((args.host, args.port), handler_for(state))
     server.daemon_threads = True
+    if args.tls_cert:
+        import ssl
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print(f"listening on {server.server_address[1]}", flush=True)
     if args.exit_on_stdin_close:
         def watch():
