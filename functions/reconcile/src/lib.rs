@@ -453,14 +453,13 @@ impl<A: ResultApi> Reconciler<A> {
         holder: &str,
         time_left: impl Fn() -> Duration,
     ) -> Result<Value, ReconcileError> {
-        let to_json = |v: &dyn erased::Serialize| v.json();
         match Invocation::read(payload)? {
-            Invocation::Stream(event) => Ok(to_json(&self.track(&event).await)),
-            Invocation::Due => Ok(to_json(&self.run(holder, true, time_left).await?)),
-            Invocation::Open => Ok(to_json(&self.run(holder, false, time_left).await?)),
+            Invocation::Stream(event) => Ok(answer(&self.track(&event).await)),
+            Invocation::Due => Ok(answer(&self.run(holder, true, time_left).await?)),
+            Invocation::Open => Ok(answer(&self.run(holder, false, time_left).await?)),
             Invocation::Session(session) => {
                 let report = self.reconcile(&session, Trigger::OnDemand).await?;
-                Ok(to_json(&RunSummary {
+                Ok(answer(&RunSummary {
                     skipped: false,
                     asked: 1,
                     sessions: vec![report],
@@ -470,17 +469,10 @@ impl<A: ResultApi> Reconciler<A> {
     }
 }
 
-mod erased {
-    /// Serializes any of the invocation's answers as the JSON Lambda returns.
-    pub trait Serialize {
-        fn json(&self) -> serde_json::Value;
-    }
-
-    impl<T: serde::Serialize> Serialize for T {
-        fn json(&self) -> serde_json::Value {
-            serde_json::to_value(self).unwrap_or_default()
-        }
-    }
+/// An answer as the JSON Lambda returns. Plain structs of strings, numbers and lists:
+/// serializing them cannot fail.
+fn answer<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or_default()
 }
 
 /// The ways in.

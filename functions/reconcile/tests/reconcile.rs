@@ -142,6 +142,30 @@ async fn the_four_results_map_by_case_and_every_other_value_is_observed_unmapped
             "{session}"
         );
     }
+    // The way reconcile.py and the schedule come in: the function's own answer.
+    let plenty = || Duration::from_secs(600);
+    let answer = r
+        .invoke(
+            json!({"action": "session", "sessionId": "s-approved"}),
+            "h1",
+            plenty,
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer["asked"], 1);
+    assert_eq!(answer["sessions"][0]["outcome"], "same");
+    assert_eq!(answer["sessions"][0]["state"], "closed");
+    let scheduled = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+    let answer = r.invoke(scheduled, "h2", plenty).await.unwrap();
+    assert_eq!(
+        (answer["asked"].clone(), answer.get("skipped")),
+        (json!(0), None)
+    );
+    assert!(
+        r.invoke(json!({"action": "erase"}), "h3", plenty)
+            .await
+            .is_err()
+    );
     for (session, observed) in [
         ("s-progress", "in_progress"),
         ("s-expired", "expired"),
