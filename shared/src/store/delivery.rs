@@ -300,17 +300,10 @@ impl SessionsTable {
         record: &str,
         now: SystemTime,
     ) -> Result<ClaimOutcome, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.name)
-            .key("sessionId", s(session_of(envelope)))
-            .key("record", s(record))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
-        let item = out.item.unwrap_or_default();
+        let item = self
+            .read_item(session_of(envelope), record)
+            .await?
+            .unwrap_or_default();
         let own_attempt_holds_it = item.get("state") == Some(&s(DeliveryState::Pending.name()))
             && item.get("requestId") == Some(&s(&envelope.request_id))
             && number(&item, "leaseUntil").is_ok_and(|lease| lease >= millis(now));

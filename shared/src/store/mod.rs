@@ -228,6 +228,28 @@ impl SessionsTable {
     }
 }
 
+impl SessionsTable {
+    /// The item of `session_id` and `record`, read consistently: the read every merge starts
+    /// from.
+    pub(crate) async fn read_item(
+        &self,
+        session_id: &str,
+        record: &str,
+    ) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .key("sessionId", s(session_id))
+            .key("record", s(record))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(&e))?;
+        Ok(out.item)
+    }
+}
+
 /// Attempts of read-merge-write before giving up and letting Lambda retry the envelope.
 pub(crate) const MAX_ATTEMPTS: u32 = 30;
 

@@ -285,17 +285,11 @@ impl SessionsTable {
         &self,
         session_id: &str,
     ) -> Result<Option<ReconcileRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.name)
-            .key("sessionId", s(session_id))
-            .key("record", s(RECONCILE_RECORD))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
-        out.item().map(ReconcileRecord::from_item).transpose()
+        self.read_item(session_id, RECONCILE_RECORD)
+            .await?
+            .as_ref()
+            .map(ReconcileRecord::from_item)
+            .transpose()
     }
 
     /// Reads the session's record, applies `change` and writes the result on the version read;

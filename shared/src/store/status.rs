@@ -19,7 +19,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::attr::{Item, list, map, n, number, s, text, time};
 use super::{MAX_ATTEMPTS, SessionsTable, StoreError, back_off};
-use crate::aws::Classified;
 use crate::callback::SessionChange;
 use crate::timestamp::Timestamp;
 
@@ -352,17 +351,11 @@ impl SessionsTable {
     }
 
     async fn read_status(&self, session_id: &str) -> Result<Option<StatusRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.name)
-            .key("sessionId", s(session_id))
-            .key("record", s(STATUS_RECORD))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
-        out.item().map(StatusRecord::from_item).transpose()
+        self.read_item(session_id, STATUS_RECORD)
+            .await?
+            .as_ref()
+            .map(StatusRecord::from_item)
+            .transpose()
     }
 }
 

@@ -17,7 +17,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::attr::{Item, list, map, n, number, s, s_or_null, text, time};
 use super::{MAX_ATTEMPTS, SessionsTable, StoreError, back_off};
-use crate::aws::Classified;
 use crate::callback::{FileStatus, VideoCallStatus};
 use crate::timestamp::Timestamp;
 
@@ -344,16 +343,8 @@ impl SessionsTable {
         let entry = VideoEntry::of(update, request_id, digest, received_at);
         for attempt in 0..MAX_ATTEMPTS {
             let existing = self
-                .client
-                .get_item()
-                .table_name(&self.name)
-                .key("sessionId", s(session_id))
-                .key("record", s(&record_key))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| StoreError::from_sdk(&e))?
-                .item
+                .read_item(session_id, &record_key)
+                .await?
                 .as_ref()
                 .map(VideoRecord::from_item)
                 .transpose()?;
