@@ -37,7 +37,7 @@ use shared::store::reconcile::{
 };
 use shared::store::status::{SOURCE_RECONCILE, STATUS_RECORD};
 
-use crate::identomat::{ApiError, RawResult, Reply, ResultApi};
+use crate::identomat::{ApiError, RawResult, ResultApi};
 
 /// The callback's four documented results; `result/`'s lower-case ones map onto them by case.
 pub const DOCUMENTED: [&str; 4] = [
@@ -239,14 +239,13 @@ impl<A: ResultApi> Reconciler<A> {
             observed: None,
             state: "open",
         };
-        let mut video = None;
-        let mut attempt = match reply {
-            Ok(Reply {
-                result,
-                video_call_status,
-            }) => {
-                video = video_call_status.map(str::to_owned);
-                let mapped = match &result {
+        // What the answer says: the outcome, its reason, an undocumented value, and whether
+        // the session's status is final after it.
+        let mut video_call_status = None;
+        let (outcome, reason, observed, final_status) = match reply {
+            Ok(reply) => {
+                video_call_status = reply.video_call_status.map(str::to_owned);
+                let mapped = match &reply.result {
                     RawResult::Text(t) => documented(t),
                     _ => None,
                 };
@@ -264,47 +263,26 @@ impl<A: ResultApi> Reconciler<A> {
                             None => AttemptOutcome::Same,
                             Some(_) => AttemptOutcome::Changed,
                         };
-                        Attempt {
-                            outcome,
-                            reason: None,
-                            observed: None,
-                            final_status: FINAL.contains(&result),
-                            scheduled: trigger == Trigger::Schedule,
-                            video_call_status: None,
-                        }
+                        (outcome, None, None, FINAL.contains(&result))
                     }
                     None => {
-                        let value = observed_value(&result);
+                        let value = observed_value(&reply.result);
                         report.observed = Some(value.clone());
-                        Attempt {
-                            outcome: AttemptOutcome::Observed,
-                            reason: None,
-                            observed: Some(value),
-                            final_status: false,
-                            scheduled: trigger == Trigger::Schedule,
-                            video_call_status: None,
-                        }
+                        (AttemptOutcome::Observed, None, Some(value), false)
                     }
                 }
             }
-            Err(ApiError::NotFound) => Attempt {
-                outcome: AttemptOutcome::NotFound,
-                reason: None,
-                observed: None,
-                final_status: false,
-                scheduled: trigger == Trigger::Schedule,
-                video_call_status: None,
-            },
-            Err(e) => Attempt {
-                outcome: AttemptOutcome::Error,
-                reason: Some(e.reason()),
-                observed: None,
-                final_status: false,
-                scheduled: trigger == Trigger::Schedule,
-                video_call_status: None,
-            },
+            Err(ApiError::NotFound) => (AttemptOutcome::NotFound, None, None, false),
+            Err(e) => (AttemptOutcome::Error, Some(e.reason()), None, false),
         };
-        attempt.video_call_status = video;
+        let attempt = Attempt {
+            outcome,
+            reason,
+            observed,
+            final_status,
+            scheduled: trigger == Trigger::Schedule,
+            video_call_status,
+        };
         let first = self.config.first_delay;
         let record = self
             .table
