@@ -277,6 +277,30 @@ def records_of(dynamodb, table: str, session: str) -> list[dict]:
                           ExpressionAttributeValues={":s": {"S": session}})["Items"]
 
 
+# The settings of an event source mapping the stack must hold as the template declares them.
+MAPPING_SETTINGS = ("BatchSize", "FilterCriteria", "MaximumRetryAttempts", "BisectBatchOnFunctionError",
+                    "FunctionResponseTypes", "ParallelizationFactor", "StartingPosition")
+
+
+def mapping_differences(held: dict, declared: dict) -> list[str]:
+    """The settings the template declares for a mapping that the deployed one does not hold."""
+    return [k for k in MAPPING_SETTINGS if k in declared and str(held.get(k)) != str(declared[k])]
+
+
+def started_mapping(stack, function: lambda_emulator.Function, held: dict) -> stream_mapping.StreamMapping:
+    """The table's stream fed to `function` under the local Lambda, as the deployed mapping
+    `held` is configured."""
+    def invoke(payload: bytes) -> tuple[bool, bytes]:
+        done = function.invoke(payload)
+        return done.error is not None, done.error if done.error is not None else done.result
+
+    mapping = stream_mapping.StreamMapping(
+        stack.client("dynamodbstreams"), stack.client("sqs"), held.get("EventSourceArn", ""),
+        function.arn, invoke, held)
+    mapping.start()
+    return mapping
+
+
 class Replay:
     """What local_stack.demo needs of a stack: the key, the Callback URL, moto."""
 
@@ -434,30 +458,18 @@ def main() -> int:
         declared = template.load_tagged()["Resources"]["NotifyFunction"]["Properties"]["Events"][
             "TableChanges"]["Properties"]
         held = mappings[0] if mappings else {}
-        differ = [k for k in ("BatchSize", "FilterCriteria", "MaximumRetryAttempts",
-                              "BisectBatchOnFunctionError", "FunctionResponseTypes",
-                              "ParallelizationFactor", "StartingPosition")
-                  if str(held.get(k)) != str(declared.get(k))]
+        differ = mapping_differences(held, declared)
         checks.check("its settings are the template's", not differ, f"differ: {differ}" if differ else "")
-
-        def invoke_notify(payload: bytes) -> tuple[bool, bytes]:
-            done = notify.invoke(payload)
-            return done.error is not None, done.error if done.error is not None else done.result
-
-        mapping = stream_mapping.StreamMapping(
-            stack.client("dynamodbstreams"), stack.client("sqs"), held.get("EventSourceArn", ""),
-            notify.arn, invoke_notify, held)
-        mapping.start()
+        mapping = started_mapping(stack, notify, held)
 
         print("\nReconcile, deployed with a company key against the local Identomat")
         reconcile = service.functions[stack.resources["ReconcileFunction"]]
         reconcile_mappings = stack.client("lambda").list_event_source_mappings(
             FunctionName=reconcile.name)["EventSourceMappings"]
-        declared = template.load_tagged()["Resources"]["ReconcileFunction"]["Properties"]["Events"]
+        declared = template.load_tagged()["Resources"]["ReconcileFunction"]["Properties"]["Events"][
+            "TableChanges"]["Properties"]
         held_reconcile = reconcile_mappings[0] if reconcile_mappings else {}
-        differ = [k for k in ("BatchSize", "FilterCriteria", "MaximumRetryAttempts",
-                              "BisectBatchOnFunctionError", "FunctionResponseTypes", "StartingPosition")
-                  if str(held_reconcile.get(k)) != str(declared["TableChanges"]["Properties"].get(k))]
+        differ = mapping_differences(held_reconcile, declared)
         checks.check("a second event source mapping feeds reconcile from the stream, as declared",
                      len(reconcile_mappings) == 1 and not differ, f"differ: {differ}" if differ else "")
         rules = [r for page in stack.client("events").get_paginator("list_rules").paginate()
@@ -478,14 +490,7 @@ def main() -> int:
         checks.check("the company key's secret holds it in the shape reconcile reads",
                      company == {"companyKey": local_stack.LOCAL_COMPANY_KEY, "hmacSecret": ""})
 
-        def invoke_reconcile(payload: bytes) -> tuple[bool, bytes]:
-            done = reconcile.invoke(payload)
-            return done.error is not None, done.error if done.error is not None else done.result
-
-        reconcile_mapping = stream_mapping.StreamMapping(
-            stack.client("dynamodbstreams"), stack.client("sqs"), held_reconcile.get("EventSourceArn", ""),
-            reconcile.arn, invoke_reconcile, held_reconcile)
-        reconcile_mapping.start()
+        reconcile_mapping = started_mapping(stack, reconcile, held_reconcile)
         Replay.reconcile_mapping, Replay.reconcile = reconcile_mapping, reconcile
         events_queue = local_stack.subscribe(aws, stack.outputs["EventBusName"],
                                              "identomat.callbacks")
