@@ -20,7 +20,7 @@ $(VENV)/.installed: requirements-dev.txt
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-## The whole system locally: moto for AWS, the seven functions under cargo lambda, the reference
+## The whole system locally: moto for AWS, the eight functions under cargo lambda, the reference
 ## samples replayed through the Callback URL, and what was sent and stored printed.
 demo: venv
 	@$(PY) scripts/local/local_stack.py demo
@@ -98,7 +98,7 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	@touch $@
 
-## The seven functions' release bootstraps for ARCH in one cargo lambda build, the command sam
+## The eight functions' release bootstraps for ARCH in one cargo lambda build, the command sam
 ## build runs per function but with every --bin at once: cargo links them side by side (each a
 ## fat-LTO link on one core), where sam build's one-by-one links leave the other core idle. sam
 ## build then finds each bootstrap fresh and only copies it. What ships is the same binary.
@@ -109,7 +109,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 RELEASE_TARGET := $(abspath target/release-lambda)
 release sam-build glibc-check deploy-local sam-local: export CARGO_TARGET_DIR := $(RELEASE_TARGET)
 release: venv
-	@echo "==> cargo lambda build --release ($(ARCH)), the seven functions at once"
+	@echo "==> cargo lambda build --release ($(ARCH)), the eight functions at once"
 	@mkdir -p target
 	@cargo lambda build --release $(if $(filter arm64,$(ARCH)),--arm64) $(addprefix --bin ,$(FUNCTIONS)) \
 		> target/release-build-$(ARCH).log 2>&1 || { tail -30 target/release-build-$(ARCH).log; exit 1; }

@@ -36,7 +36,7 @@ RUNS = int(os.environ.get("RUNS", "21"))
 INVOCATIONS = int(os.environ.get("INVOCATIONS", "1000"))
 # The host's architecture: cross-building for the other needs Zig and its Rust target.
 TARGET = f"{os.uname().machine}-unknown-linux-gnu"
-FUNCTIONS = ["ingress", "sms", "email", "session-status", "video-call", "notify"]
+FUNCTIONS = ["ingress", "sms", "email", "session-status", "video-call", "notify", "receipts"]
 EVENT_BUS = "bench-callbacks"
 FLOOR = "floor-echo"
 SAMPLES = ROOT / "events"
@@ -190,6 +190,11 @@ def cold_event(function: str) -> bytes:
         return apigw(body)
     if function == FLOOR:
         return b'{"hello":"world"}'
+    if function == "receipts":
+        # An SES event of a kind not recorded (an open): ignored without a call.
+        event = json.loads((SAMPLES / "receipts" / "email-delivered.json").read_text())
+        event["detail"]["eventType"] = "Open"
+        return json.dumps(event).encode()
     if function == "notify":
         # A removal (TTL) is no event: answered without a call.
         batch = stream_batch(0)
@@ -210,6 +215,12 @@ def work_event(function: str, i: int) -> bytes:
         return json.dumps({"i": i}).encode()
     if function == "notify":
         return json.dumps(stream_batch(i)).encode()
+    if function == "receipts":
+        # SES's Delivery receipt of a message id the table does not hold: the Query that finds
+        # a record, without the UpdateItem that moves one (the bench's table holds none).
+        event = json.loads((SAMPLES / "receipts" / "email-delivered.json").read_text())
+        event["detail"]["mail"]["messageId"] = f"bench-{i}"
+        return json.dumps(event).encode()
     name = {
         "sms": "one-time-password-request",
         "email": "email-one-time-password-request",

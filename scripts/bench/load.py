@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """make load: callbacks per second and latency through the local stack, and nothing lost.
 
-Starts the local stack (moto and the six functions under `cargo lambda watch`, see
+Starts the local stack (moto and every function under `cargo lambda watch`, see
 local_stack.py), posts LOAD_CALLBACKS callbacks from LOAD_CLIENTS concurrent senders to the
 Callback URL, then waits until the families have stored and sent all of them. The mix: 80%
 session changes over LOAD_SESSIONS sessions, 10% OTP SMS (each to its own number), 10%

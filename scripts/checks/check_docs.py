@@ -45,7 +45,15 @@ AWS_NAMES = {
     "AccessDenied", "InvalidParameterValue", "AWS", "KeyConditionExpression",
     "AlarmActions", "NoEcho", "UsePreviousValue", "Ref", "Debug", "MessageAttributes",
     "PhoneNumber",
+    # SES's and SNS's words for receipts: bounce types and subtypes, a delay type, event types,
+    # the destination's property, the account's SMS attribute, the configuration set's types.
+    "Permanent", "Transient", "Undetermined", "General", "NoEmail", "Suppressed", "Send", "Open",
+    "TransientCommunicationFailure", "EventBridgeDestination", "DeliveryStatusIAMRole",
+    "DELIVERY_DELAY", "RENDERING_FAILURE",
 }
+# SES's own EventBridge detail-types, which the docs name beside ours.
+SES_DETAIL_TYPES = {"Email Delivered", "Email Bounced", "Email Complaint Received",
+                    "Email Delivery Delayed", "Email Rejected", "Email Rendering Failed"}
 # kebab-case names that are neither reasons nor callback types: crates, tools, file stems,
 # values of other systems.
 def rule_codes() -> set[str]:
@@ -66,6 +74,8 @@ OTHER_KEBAB = {
     # Reconcile: its triggers and opener, its index, the platform's 4xx as a reason, the local
     # Identomat's faults.
     "on-demand", "reconcile-due", "http-401", "http-403", "bad-signature", "no-signature",
+    # Receipts: the delivery index, the `reason` a receipt's failure leaves on its record.
+    "delivery-message", "carrier-failure", "rejected-by-ses",
 }
 # Event fields and record attributes in kebab form: none today; listed when there are.
 EVENT_FIELDS: set[str] = set()
@@ -174,7 +184,7 @@ def check(docs: dict[pathlib.Path, str]) -> list[str]:
         for span in spans:
             token = span.strip()
             if re.fullmatch(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+", token):
-                if token not in literals and token not in OTHER_VARIABLES:
+                if token not in literals and token not in OTHER_VARIABLES and token not in AWS_NAMES:
                     problems.append(f"{where}: `{token}`: no source reads such a variable")
             elif re.fullmatch(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)*", token) and token.lower() != token:
                 if token not in camel_known and not re.fullmatch(r"[A-Z][a-z]+", token):
@@ -187,7 +197,7 @@ def check(docs: dict[pathlib.Path, str]) -> list[str]:
                     problems.append(f"{where}: `{token}`: no such reason, outcome, callback type, "
                                     "function or make target")
             elif re.fullmatch(r"[A-Z][a-z]+(?: [A-Z][a-z]+){1,4}", token):
-                if token not in detail_types:
+                if token not in detail_types and token not in SES_DETAIL_TYPES:
                     problems.append(f"{where}: `{token}`: no such event detail-type")
         for line in [s for s in spans if s.startswith("make ")] + commands:
             for target in re.findall(r"(?:^|[\s;&(])make ([a-z][a-z0-9-]*)", line):

@@ -105,6 +105,9 @@ AWS_METRICS = {
                                       "Invocations", "ConcurrentExecutions"}),
     "AWS/ApiGateway": ({"ApiId", "Stage"}, {"4xx", "5xx", "Count", "Latency",
                                             "IntegrationLatency"}),
+    # The account's reputation, without dimensions (SES developer guide, "Creating reputation
+    # monitoring alarms using CloudWatch").
+    "AWS/SES": (set(), {"Reputation.BounceRate", "Reputation.ComplaintRate"}),
 }
 
 
@@ -254,6 +257,8 @@ def dashboard_metrics(template: dict) -> list[tuple]:
         for widget in json.loads(text)["widgets"]:
             for row in widget.get("properties", {}).get("metrics", []):
                 values = [v for v in row if not isinstance(v, dict)]
+                if not values:
+                    continue  # a metric math expression over the rows that follow
                 namespace, metric, pairs = values[0], values[1], values[2:]
                 found.append((name, namespace, metric, dict(zip(pairs[::2], pairs[1::2]))))
     return found
@@ -386,10 +391,10 @@ def optional_problems(template: dict) -> list[str]:
                                 + (f" (it uses {', '.join(sorted(uses))})" if uses else ""))
     table = without_condition(template["Resources"]["SessionsTable"]["Properties"], "Reconcile")
     attributes = [a.get("AttributeName") for a in table.get("AttributeDefinitions", [])]
-    if attributes != ["sessionId", "record"] or "GlobalSecondaryIndexes" in table:
-        problems.append(f"without a company key the table has {attributes} and "
-                        f"{len(table.get('GlobalSecondaryIndexes', []))} index(es): an upgrade "
-                        "would change it")
+    indexes = [i.get("IndexName") for i in table.get("GlobalSecondaryIndexes", [])]
+    if attributes != ["sessionId", "record", "providerMessageId"] or indexes != ["delivery-message"]:
+        problems.append(f"without a company key the table has {attributes} and the index(es) "
+                        f"{indexes}, not delivery-message alone: an upgrade would change it")
     return problems
 
 

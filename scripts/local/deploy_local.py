@@ -40,6 +40,7 @@ import boto3
 
 import lambda_emulator
 import local_stack
+import receipts_standin
 import stream_mapping
 import template
 
@@ -272,6 +273,53 @@ def run_tool(arguments: list[str], env: dict) -> subprocess.CompletedProcess:
                            *arguments[1:]], env=env, capture_output=True, text=True, timeout=120)
 
 
+def receipts_wiring(stack, source: dict, resolve: template.Resolver,
+                    function: str) -> list[tuple[str, bool, str]]:
+    """The receipts' way in, as the stack holds it against the template: SES's configuration
+    set and its EventBridge destination, the rule on the default bus, the subscriptions of
+    SNS's two SMS log groups, the role SNS writes those logs with."""
+    found = []
+    name = stack.outputs["EmailConfigurationSetName"]
+    described = stack.client("ses").describe_configuration_set(
+        ConfigurationSetName=name, ConfigurationSetAttributeNames=["eventDestinations"])
+    destinations = [d for d in described.get("EventDestinations", []) if d]
+    declared = source["Resources"]["EmailReceiptsDestination"]["Properties"]["EventDestination"]
+    types = sorted(t for d in destinations for t in d.get("MatchingEventTypes", []))
+    found.append((f"the configuration set {name}, with one destination for "
+                  f"{', '.join(declared['MatchingEventTypes'])}",
+                  described["ConfigurationSet"]["Name"] == name and len(destinations) == 1
+                  and types == sorted(declared["MatchingEventTypes"]), f"{destinations}"))
+    email = stack.environment("EmailFunction").get("SES_CONFIGURATION_SET")
+    found.append(("the email function sends with it", email == name, f"{email!r}"))
+    events = stack.client("events")
+    rules = [r for r in events.list_rules(EventBusName="default")["Rules"]
+             if any(t["Arn"].endswith(f":function:{function}")
+                    for t in events.list_targets_by_rule(Rule=r["Name"])["Targets"])]
+    pattern = resolve.resolve(source["Resources"]["ReceiptsFunction"]["Properties"]["Events"][
+        "EmailReceipts"]["Properties"]["Pattern"])
+    held = json.loads(rules[0]["EventPattern"]) if rules else None
+    found.append(("one rule on the default bus sends the set's SES events to receipts, as declared",
+                  len(rules) == 1 and held == pattern, f"{held} against {pattern}"))
+    logs = stack.client("logs")
+    for group in (f"sns/{REGION}/{lambda_emulator.ACCOUNT}/DirectPublishToPhoneNumber",
+                  f"sns/{REGION}/{lambda_emulator.ACCOUNT}/DirectPublishToPhoneNumber/Failure"):
+        try:
+            filters = logs.describe_subscription_filters(logGroupName=group)["subscriptionFilters"]
+        except logs.exceptions.ResourceNotFoundException:
+            filters = []
+        found.append((f"{group} is subscribed by receipts",
+                      [f["destinationArn"].split(":")[-1] for f in filters] == [function],
+                      f"{filters}"))
+    role = stack.client("iam").get_role(RoleName=stack.resources["SmsDeliveryStatusRole"])["Role"]
+    trusted = [s.get("Principal", {}).get("Service") for s in
+               role["AssumeRolePolicyDocument"]["Statement"]]
+    found.append(("SNS may assume SmsDeliveryStatusRole, and the output's command names it",
+                  trusted == ["sns.amazonaws.com"]
+                  and role["Arn"] in stack.outputs["SmsDeliveryStatusCommand"],
+                  f"{trusted}, {stack.outputs['SmsDeliveryStatusCommand']}"))
+    return found
+
+
 def records_of(dynamodb, table: str, session: str) -> list[dict]:
     return dynamodb.query(TableName=table, KeyConditionExpression="sessionId = :s",
                           ExpressionAttributeValues={":s": {"S": session}})["Items"]
@@ -318,6 +366,19 @@ class Replay:
     # Set when the stack runs reconcile: its stream mapping and the function, run locally.
     reconcile_mapping: stream_mapping.StreamMapping | None = None
     reconcile: lambda_emulator.Function | None = None
+    # The deployed receipts function, and what stands in for SES's and SNS's receipts.
+    receipts: lambda_emulator.Function | None = None
+    standin: receipts_standin.StandIn | None = None
+
+    def deliver_receipts(self) -> int:
+        """The receipts AWS would send for what moto recorded, to the deployed function."""
+        data = json.loads(urllib.request.urlopen(f"{self.moto_url}/moto-api/data.json").read())
+        payloads = self.standin.new_receipts(data)
+        for payload in payloads:
+            done = self.receipts.invoke(json.dumps(payload).encode())
+            if done.error is not None:
+                raise SystemExit(f"the receipts function failed: {done.error[:500]!r}")
+        return len(payloads)
 
     def reconcile_open(self) -> dict:
         """What reconcile.py --open asks of the deployed reconcile function."""
@@ -381,7 +442,7 @@ def main() -> int:
         local_stack.wait_for(lambda: local_stack.http_status("GET", f"{moto_url}/moto-api/") == 200,
                              30, "moto server", [moto])
         if os.environ.get("SKIP_BUILD") != "1":
-            say(f"sam build for {arch} (release builds of the seven functions: minutes the first time)")
+            say(f"sam build for {arch} (release builds of the functions: minutes the first time)")
             timings["sam build"] = sam("build", "--parameter-overrides", f"Architecture={arch}", env=env)
 
         say(f"sam deploy --config-env {CONFIG_ENV} into moto ({moto_url})")
@@ -482,9 +543,10 @@ def main() -> int:
                      "" if targets else f"{[r['ScheduleExpression'] for r in rules]}")
         index = stack.client("dynamodb").describe_table(TableName=table)["Table"].get(
             "GlobalSecondaryIndexes", [])
-        checks.check("the table has the sparse index reconcile-due (KEYS_ONLY)",
-                     [(i["IndexName"], i["Projection"]["ProjectionType"]) for i in index]
-                     == [("reconcile-due", "KEYS_ONLY")], "" if index else "no index")
+        checks.check("the table has the sparse indexes delivery-message and reconcile-due (KEYS_ONLY)",
+                     sorted((i["IndexName"], i["Projection"]["ProjectionType"]) for i in index)
+                     == [("delivery-message", "KEYS_ONLY"), ("reconcile-due", "KEYS_ONLY")],
+                     f"{[i['IndexName'] for i in index]}")
         company = json.loads(stack.client("secretsmanager").get_secret_value(
             SecretId=stack.outputs["IdentomatKeySecretArn"])["SecretString"])
         checks.check("the company key's secret holds it in the shape reconcile reads",
@@ -495,6 +557,14 @@ def main() -> int:
         events_queue = local_stack.subscribe(aws, stack.outputs["EventBusName"],
                                              "identomat.callbacks")
         print(f"  events: bus {stack.outputs['EventBusName']}, a subscriber's rule into {events_queue}")
+
+        print("\nDelivery receipts: the configuration set, its destination, the rule and the log subscriptions")
+        receipts = service.functions[stack.resources["ReceiptsFunction"]]
+        for what, ok, detail in receipts_wiring(stack, source, resolve, receipts.name):
+            checks.check(what, ok, "" if ok else detail)
+        Replay.receipts = receipts
+        Replay.standin = receipts_standin.StandIn(lambda_emulator.ACCOUNT, REGION,
+                                                  stack.outputs["EmailConfigurationSetName"])
 
         key = keys["current"]
         started = time.perf_counter()
@@ -512,8 +582,8 @@ def main() -> int:
             checks.check(f"{name} again: 202", status == 202)
         replay.settle()
         data = json.loads(urllib.request.urlopen(f"{moto_url}/moto-api/data.json").read())
-        checks.check("still 2 SMS and 2 e-mails",
-                     (len(data["sns"]["SMS"]), len(data["ses"]["Message"])) == (2, 2))
+        checks.check("still 3 SMS and 3 e-mails",
+                     (len(data["sns"]["SMS"]), len(data["ses"]["Message"])) == (3, 3))
 
         print("\nRotation, as the README tells it")
         refresh = float(parameters["CallbackKeyRefreshSeconds"]) + 1
@@ -550,8 +620,18 @@ def main() -> int:
         tool_env = {**env, "AWS_REGION": REGION, "SSL_CERT_FILE": str(bundle)}
         smoke = run_tool(["smoke.py", "--stack", stack.stack, "--callback-url",
                           service.callback_url], tool_env)
+        checks.check("smoke.py before the SMS receipts' setting: it says to run SmsDeliveryStatusCommand",
+                     smoke.returncode == 1 and "run the SmsDeliveryStatusCommand output" in smoke.stdout,
+                     "" if "run the SmsDeliveryStatusCommand output" in smoke.stdout
+                     else smoke.stdout + smoke.stderr)
+        # The deploy step's one command (the SmsDeliveryStatusCommand output), as boto3 runs it.
+        command = stack.outputs["SmsDeliveryStatusCommand"].split()
+        attributes = dict(pair.split("=", 1) for pair in command[command.index("--attributes") + 1].split(","))
+        stack.client("sns").set_sms_attributes(attributes=attributes)
+        smoke = run_tool(["smoke.py", "--stack", stack.stack, "--callback-url",
+                          service.callback_url], tool_env)
         passed = smoke.returncode == 0 and "every step passed" in smoke.stdout
-        checks.check("smoke.py: accepted, stored, wrong key refused", passed,
+        checks.check("smoke.py: accepted, stored, wrong key refused, SMS receipts set up", passed,
                      "" if passed else smoke.stdout + smoke.stderr)
         replay.settle()
         erased = "ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp"

@@ -2,7 +2,7 @@
 """The whole system on this machine, without Docker or an AWS account.
 
 moto server stands in for SNS, SES, DynamoDB (with its stream), Secrets Manager, EventBridge
-and SQS; `cargo lambda watch` runs the six functions behind a local function URL and the Lambda
+and SQS; `cargo lambda watch` runs every function behind a local function URL and the Lambda
 Invoke API, so the ingress hands off to the families exactly as in AWS; stream_mapping.py feeds
 the table's stream to notify as the event source mapping does.
 
@@ -13,7 +13,7 @@ the table's stream to notify as the event source mapping does.
 Each function's environment is what template.yaml gives it, resolved with the parameters of
 samconfig.toml's `local` environment (the ones `make deploy-local` deploys with), with the local
 table, secret and function names in place of the stack's. cargo lambda watch gives every
-function one environment, so the five are merged, and a variable two functions would see with
+function one environment, so theirs are merged, and a variable two functions would see with
 different values stops the start.
 
 The reconcile function runs against a local Identomat (identomat_api.py, its sessions from
@@ -42,6 +42,7 @@ import urllib.request
 
 import boto3
 
+import receipts_standin
 import stream_mapping
 import template
 
@@ -54,6 +55,7 @@ EVENTS_QUEUE = "identomat-local-events"
 DEAD_LETTERS = "identomat-local-dead-letters"
 SECRET = "identomat/callback-key"
 IDENTOMAT_SECRET = "identomat/company-key"
+CONFIGURATION_SET = "identomat-local-email"
 LOCAL_COMPANY_KEY = "company-key-local-only"
 IDENTOMAT_SESSIONS = ROOT / "events" / "identomat" / "sessions.json"
 REGION = "us-east-1"
@@ -125,7 +127,8 @@ def resolver(values: dict, secret_arn: str, identomat_arn: str = "") -> template
     (what cargo lambda's Invoke API knows it by), the table and secret the local ones."""
     tpl = template.load_tagged()
     refs = {**template.functions(tpl), "SessionsTable": TABLE, "CallbackKeySecret": secret_arn,
-            "EventBus": EVENT_BUS, "IdentomatKeySecret": identomat_arn}
+            "EventBus": EVENT_BUS, "IdentomatKeySecret": identomat_arn,
+            "EmailConfigurationSet": CONFIGURATION_SET}
     attributes = {
         ("SessionsTable", "Arn"): f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}",
         ("DeadLetterQueue", "Arn"): f"arn:aws:sqs:{REGION}:{ACCOUNT}:{DEAD_LETTERS}",
@@ -237,6 +240,8 @@ class Stack:
         self.reconcile_mapping = None
         self.identomat_url = os.environ.get("IDENTOMAT_API_URL", "")
         self.events_queue_url = ""
+        self.standin = receipts_standin.StandIn(ACCOUNT, REGION, CONFIGURATION_SET)
+        self.receipts_lock = threading.Lock()
         self.logs = ROOT / "target" / "local-stack"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.aws = dict(
@@ -380,6 +385,9 @@ class Stack:
         # An operator's step before the first deployment: SES sends only from a verified identity.
         sender = self.parameters["EmailFromAddress"]
         boto3.client("ses", **self.aws).verify_email_identity(EmailAddress=sender)
+        # The stack's configuration set; its receipts come from receipts_standin.py.
+        boto3.client("ses", **self.aws).create_configuration_set(
+            ConfigurationSet={"Name": CONFIGURATION_SET})
         secrets = boto3.client("secretsmanager", **self.aws)
         arn = secrets.create_secret(Name=SECRET, SecretString="pending")["ARN"]
         identomat_arn = ""
@@ -405,7 +413,7 @@ class Stack:
         resolve.attributes[("SessionsTable", "StreamArn")] = described["LatestStreamArn"]
 
     def start_functions(self) -> None:
-        """The six functions under cargo lambda watch, and the stream's mapping to notify."""
+        """Every function under cargo lambda watch, and the stream's mapping to notify."""
         env = merged_environment(self.resolve)
         env.update({
             "AWS_ENDPOINT_URL": self.moto_url,
@@ -460,6 +468,27 @@ class Stack:
             self.reconcile_mapping.start()
             every = float(os.environ.get("RECONCILE_EVERY_SECONDS") or 60)
             threading.Thread(target=self.schedule, args=(every,), daemon=True).start()
+
+
+    def deliver_receipts(self) -> int:
+        """The receipts AWS would send for every message moto recorded since the last call,
+        through the receipts function; how many invocations that took."""
+        with self.receipts_lock:
+            data = json.loads(urllib.request.urlopen(f"{self.moto_url}/moto-api/data.json").read())
+            payloads = self.standin.new_receipts(data)
+            for payload in payloads:
+                failed, answer = self.invoke("receipts", json.dumps(payload).encode())
+                if failed:
+                    say(f"the receipts function failed: {answer[:300]!r}")
+            return len(payloads)
+
+    def receipts_every(self, every: float) -> None:
+        """`make local`: receipts arrive a moment after each send, as from AWS."""
+        while not self.watching.wait(every):
+            try:
+                self.deliver_receipts()
+            except OSError:
+                pass
 
     def schedule(self, every: float) -> None:
         """The template's schedule: `{"action": "due"}` every `every` seconds."""
@@ -564,6 +593,16 @@ def demo(stack, table: str = TABLE) -> int:
     unknown = {"callbackApiKey": stack.key, "type": "document-expired",
                "sessionId": "wwb83rh1se22wd81z0tx8bqlerljq5kgf6rxem1q"}
     requests.append(("unknown type", unknown, 202))
+    # Two messages whose receipts are not good news (receipts_standin.py): an address at
+    # bounce.example, a number of the range the carrier fails.
+    bouncing = json.loads((SAMPLES / "email-one-time-password-request.json").read_text())
+    bouncing.update(address="nobody@" + receipts_standin.BOUNCE_DOMAIN,
+                    sessionId="receiptdemo0bounce00000000000000000000000")
+    requests.append(("e-mail OTP to bounce.example", bouncing, 202))
+    failing = json.loads((SAMPLES / "one-time-password-request.json").read_text())
+    failing.update(phoneNumber=receipts_standin.FAILING_PREFIX + "01",
+                   sessionId="receiptdemo0carrier0fails0000000000000000")
+    requests.append(("SMS OTP to a failing number", failing, 202))
 
     failures = []
     print("\nRequests posted to the Callback URL")
@@ -591,6 +630,12 @@ def demo(stack, table: str = TABLE) -> int:
             if report.get("observed"):
                 what += f": {report['observed']} (kept, not mapped)"
             print(f"  {short(report['sessionId']):12} {what}  [{report['state']}]")
+    receipts = getattr(stack, "deliver_receipts", None)
+    if receipts is not None:
+        # What AWS reports after the sends, as the stand-in makes it: through the receipts
+        # function, and from the table's stream to notify.
+        invocations = receipts()
+        print(f"\nDelivery receipts (receipts_standin.py): {invocations} invocation(s) of the receipts function")
     data = json.loads(urllib.request.urlopen(f"{stack.moto_url}/moto-api/data.json").read())
     sms = data.get("sns", {}).get("SMS", [])
     emails = data.get("ses", {}).get("Message", [])
@@ -600,16 +645,17 @@ def demo(stack, table: str = TABLE) -> int:
     # Recipients as the functions masked them in their delivery records, found by the
     # provider's message id: the printout never masks (or unmasks) anything itself.
     masked = {r["providerMessageId"]: r["recipient"] for r in records if "providerMessageId" in r}
+    states = {r["providerMessageId"]: r["state"] for r in records if "providerMessageId" in r}
 
-    print("\nSMS sent through SNS (as moto recorded them)")
+    print("\nSMS sent through SNS (as moto recorded them), [their final state]")
     for m in sms:
         text = m["message"].replace("\n", " | ")
-        print(f"  to {masked.get(m['message_id'], '?')}: {text}")
-    print("\nE-mails sent through SES (as moto recorded them)")
+        print(f"  to {masked.get(m['message_id'], '?')}: {text}  [{states.get(m['message_id'], '?')}]")
+    print("\nE-mails sent through SES (as moto recorded them), [their final state]")
     for m in emails:
         cc = len(m["destinations"].get("CcAddresses", []))
         print(f"  from {m['source']} to {masked.get(m['id'], '?')}" + (f" cc {cc} more" if cc else "")
-              + f": {m['subject']!r}")
+              + f": {m['subject']!r}  [{states.get(m['id'], '?')}]")
     mapping = getattr(stack, "mapping", None)
     events = []
     if mapping is not None:
@@ -620,7 +666,8 @@ def demo(stack, table: str = TABLE) -> int:
             detail = event["detail"]
             what = " ".join(f"{k}={json.dumps(detail[k]).strip(chr(34))}" for k in
                             ("result", "previousResult", "roomStatus", "videoFileStatus",
-                             "videoFileId", "channel", "kind", "recipient", "reason", "type",
+                             "videoFileId", "channel", "kind", "recipient", "reason", "bounceType",
+                             "priceUsd", "type",
                              "field", "rule")
                             if k in detail)
             session = short(detail.get("sessionId", "-"))
@@ -638,6 +685,9 @@ def demo(stack, table: str = TABLE) -> int:
                     f"videoFileId={r['videoFileId']}")
         elif record.startswith("delivery#"):
             what = f"{r['channel']} {r['kind']} to {r['recipient']}: {r['state']}"
+            extra = [f"{k}={r[k]}" for k in ("bounceType", "bounceSubType", "providerReason", "priceUsd")
+                     if k in r]
+            what += f" ({', '.join(extra)})" if extra else ""
             record = "delivery#" + record.split("#", 1)[1][:8] + "..."
         elif record == "reconcile":
             what = (f"{r['state']} outcome={r.get('outcome')}"
@@ -656,14 +706,28 @@ def demo(stack, table: str = TABLE) -> int:
 
     # The two session-change samples, and with reconcile the session whose one was never sent.
     statuses = 2 if reconciled is None else 3
+    def deliveries(state: str) -> int:
+        return count(lambda r: r["record"].startswith("delivery#") and r["state"] == state)
+
     expectations = [
-        ("2 SMS sent", len(sms) == 2),
-        ("2 e-mails sent", len(emails) == 2),
+        ("3 SMS sent", len(sms) == 3),
+        ("3 e-mails sent", len(emails) == 3),
         (f"{statuses} status records, APPROVED",
          count(lambda r: r["record"] == "status" and r["result"] == "APPROVED") == statuses),
         ("1 KYB session", count(lambda r: r["record"] == "status" and r["sessionType"] == "kyb") == 1),
         ("2 video rooms", count(lambda r: r["record"].startswith("video#")) == 2),
-        ("4 deliveries sent", count(lambda r: r["record"].startswith("delivery#") and r["state"] == "sent") == 4),
+        *([("6 deliveries sent", deliveries("sent") == 6)] if receipts is None else [
+            ("4 messages delivered, by their receipts", deliveries("delivered") == 4),
+            ("the e-mail to bounce.example bounced (Permanent, General)",
+             count(lambda r: r["record"].startswith("delivery#") and r["state"] == "bounced"
+                   and r.get("bounceType") == "Permanent" and r.get("bounceSubType") == "General") == 1),
+            ("the SMS to the failing number failed at the carrier, its price kept",
+             count(lambda r: r["record"].startswith("delivery#") and r["state"] == "failed"
+                   and r.get("reason") == "carrier-failure" and r.get("priceUsd") is not None) == 1),
+            ("no receipt's address or number stored",
+             receipts_standin.FAILING_PREFIX not in json.dumps(records)
+             and "nobody@" not in json.dumps(records)),
+        ]),
         ("1 unhandled callback stored", count(lambda r: r["record"].startswith("unhandled#")) == 1),
         ("the refused callback stored with its field and rule, the number masked",
          count(lambda r: r["record"].startswith("rejected#") and r["field"] == "phoneNumber"
@@ -692,6 +756,11 @@ def demo(stack, table: str = TABLE) -> int:
             expected = sorted(expected + ["Session Status Changed", "Session Status Reconciled"])
             what = "9 events: 3 status (1 reconciled, and its Session Status Reconciled), 2 video, " \
                    "1 file available, 1 not handled, 1 rejected"
+        if receipts is not None:
+            expected = sorted(expected + ["Message Delivered"] * 4
+                              + ["Message Bounced", "Message Delivery Failed"])
+            what = f"{len(expected)} events: " + what.split(": ", 1)[1] + \
+                ", 4 delivered, 1 bounced, 1 delivery failed"
         expectations.append((what, kinds == expected))
     print("\nExpected outcomes")
     for name, ok in expectations:
@@ -727,6 +796,8 @@ def main() -> int:
         show(f"Callback API key: {stack.key}")
         if stack.reconciles:
             show(f"Identomat company API (reconcile): {stack.identomat_url}")
+        show("Delivery receipts: every 2 s, for each SMS and e-mail sent (docs/local-development.md)")
+        threading.Thread(target=stack.receipts_every, args=(2.0,), daemon=True).start()
         while all(p.poll() is None for p in stack.processes):
             time.sleep(1)
         show("a process of the stack stopped: see target/local-stack/", file=sys.stderr)

@@ -5,7 +5,9 @@ moto backend, so that the stack moto holds is the one CloudFormation would build
 - the `AWS::Serverless-2016-10-31` transform, which CloudFormation applies on the server and
   moto 5.2 does not (every `AWS::Serverless::*` resource was skipped with a warning);
 - `AWS::SecretsManager::Secret`, `AWS::Lambda::EventInvokeConfig`, `AWS::CloudWatch::Alarm`,
-  `AWS::SNS::TopicPolicy` and `AWS::SQS::QueuePolicy`, which it does not create;
+  `AWS::SNS::TopicPolicy`, `AWS::SQS::QueuePolicy`, `AWS::SES::ConfigurationSet`,
+  `AWS::SES::ConfigurationSetEventDestination` and `AWS::Logs::SubscriptionFilter`, which it
+  does not create;
 - a stack's outputs after a change set (what `sam deploy` uses), which it dropped;
 - on an update, the resources whose parameters reach them through `Fn::Sub` (it followed `Ref`
   only, so a rotation never rewrote the secret);
@@ -342,6 +344,131 @@ class TopicPolicy(CloudFormationModel):
         return None
 
 
+class ConfigurationSet(CloudFormationModel):
+    """AWS::SES::ConfigurationSet: `Ref` is its name (CloudFormation's own when none is
+    given). moto's SES keeps the name only; the options are the template's to check."""
+
+    __module__ = "moto.ses.cloudformation"
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SES::ConfigurationSet"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name, **kwargs) -> "ConfigurationSet":
+        from moto.ses.models import ses_backends
+
+        name = cloudformation_json.get("Properties", {}).get("Name") or resource_name
+        ses_backends[account_id][region_name].create_configuration_set(name)
+        return cls(name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name) -> None:
+        from moto.ses.models import ses_backends
+
+        ses_backends[account_id][region_name].config_sets.pop(resource_name, None)
+
+
+class ConfigurationSetEventDestination(CloudFormationModel):
+    """AWS::SES::ConfigurationSetEventDestination: the destination, as moto's SES holds it for
+    GetConfigurationSet... to read back."""
+
+    __module__ = "moto.ses.cloudformation"
+
+    def __init__(self, configuration_set: str, name: str):
+        self.configuration_set, self.name = configuration_set, name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SES::ConfigurationSetEventDestination"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return f"{self.configuration_set}|{self.name}"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name, **kwargs) -> "ConfigurationSetEventDestination":
+        from moto.ses.models import ses_backends
+
+        properties = cloudformation_json["Properties"]
+        destination = properties["EventDestination"]
+        ses_backends[account_id][region_name].create_configuration_set_event_destination(
+            properties["ConfigurationSetName"], destination)
+        return cls(properties["ConfigurationSetName"], destination["Name"])
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name) -> None:
+        from moto.ses.models import ses_backends
+
+        backend = ses_backends[account_id][region_name]
+        configuration_set, _, name = resource_name.partition("|")
+        backend.config_set_event_destination.pop(configuration_set, None)
+        backend.event_destinations.pop(name, None)
+
+
+class SubscriptionFilter(CloudFormationModel):
+    """AWS::Logs::SubscriptionFilter: the filter on its log group, as DescribeSubscriptionFilters
+    reads it."""
+
+    __module__ = "moto.logs.cloudformation"
+
+    def __init__(self, log_group: str, name: str):
+        self.log_group, self.name = log_group, name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "FilterName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Logs::SubscriptionFilter"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return f"{self.log_group}|{self.name}"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name, **kwargs) -> "SubscriptionFilter":
+        from moto.logs.models import logs_backends
+
+        properties = cloudformation_json["Properties"]
+        name = properties.get("FilterName") or resource_name
+        logs_backends[account_id][region_name].put_subscription_filter(
+            properties["LogGroupName"], name, properties.get("FilterPattern", ""),
+            properties["DestinationArn"], properties.get("RoleArn", ""))
+        return cls(properties["LogGroupName"], name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name) -> None:
+        from moto.logs.models import logs_backends
+
+        log_group, _, name = resource_name.partition("|")
+        group = logs_backends[account_id][region_name].groups.get(log_group)
+        if group is not None:
+            group.subscription_filters.pop(name, None)
+
+
 class QueuePolicy(CloudFormationModel):
     """AWS::SQS::QueuePolicy: the policy of each queue it names (by URL)."""
 
@@ -474,6 +601,7 @@ def install() -> None:
     _key_policy_as_text()
     # moto finds resource types among CloudFormationModel's direct subclasses, on first use:
     # defining the classes above is their registration.
-    assert {Secret, EventInvokeConfig, Alarm, TopicPolicy, QueuePolicy} <= set(
+    assert {Secret, EventInvokeConfig, Alarm, TopicPolicy, QueuePolicy, ConfigurationSet,
+            ConfigurationSetEventDestination, SubscriptionFilter} <= set(
         CloudFormationModel.__subclasses__())
 

@@ -6,7 +6,10 @@
 Reads the stack's outputs and its key secret, posts one `session-change` for a fresh test
 session (`smoke-<random>`, result `SMOKE_TEST`) with the current key, waits until its status
 record is in the sessions table, posts the same callback with a wrong key (which must get 401),
-and deletes the test record again (unless --keep). Nothing is sent to anyone; the stack's bus
+and deletes the test record again (unless --keep). Then whether delivery receipts can arrive:
+SNS's account-wide DeliveryStatusIAMRole must be the stack's SmsDeliveryStatusRoleArn (else it
+prints the SmsDeliveryStatusCommand output to run), and when the last SMS receipt was logged.
+Nothing is sent to anyone; the stack's bus
 gets one `Session Status Changed` event with result `SMOKE_TEST`, which a rule matching real
 results (`APPROVED`, ...) ignores.
 
@@ -72,6 +75,34 @@ def smoke(outputs: dict, key: str, dynamodb, callback_url: str, keep: bool = Fal
     return steps
 
 
+def receipt_steps(outputs: dict, sns, logs, region: str,
+                  now: float | None = None) -> tuple[list[tuple[str, bool, str]], list[str]]:
+    """Whether SMS delivery receipts can arrive (a step) and when the last one did (a note:
+    a stack that sent no SMS yet has none, and that is no failure)."""
+    role = outputs.get("SmsDeliveryStatusRoleArn", "")
+    held = sns.get_sms_attributes(attributes=["DeliveryStatusIAMRole"]).get(
+        "attributes", {}).get("DeliveryStatusIAMRole", "")
+    steps = [("SNS logs SMS delivery receipts with the stack's role (DeliveryStatusIAMRole)",
+              bool(role) and held == role,
+              f"it is {held or 'unset'}: run the SmsDeliveryStatusCommand output, "
+              f"{outputs.get('SmsDeliveryStatusCommand', '(no such output: an older stack)')}")]
+    notes = []
+    account = role.split(":")[4] if role.count(":") >= 5 else ""
+    now = time.time() if now is None else now
+    for suffix, what in (("", "delivered"), ("/Failure", "failed")):
+        group = f"sns/{region}/{account}/DirectPublishToPhoneNumber{suffix}"
+        try:
+            streams = logs.describe_log_streams(logGroupName=group, orderBy="LastEventTime",
+                                                descending=True, limit=1)["logStreams"]
+        except logs.exceptions.ResourceNotFoundException:
+            streams = []
+        last = max((s.get("lastEventTimestamp", 0) for s in streams), default=0) / 1000
+        notes.append(f"last SMS receipt ({what}): " + (
+            f"{(now - last) / 3600:.1f} h ago" if last else "none yet (no SMS sent since the "
+            "setting above, or it is missing)"))
+    return steps, notes
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True, help="the stack's name (sam deploy's stack_name)")
@@ -89,8 +120,13 @@ def main() -> int:
     url = args.callback_url or outputs["CallbackUrl"]
     print(f"stack {args.stack}, version {outputs.get('Version', '?')}, Callback URL {url}")
     steps = smoke(outputs, key, session.client("dynamodb"), url, args.keep)
+    receipts, notes = receipt_steps(outputs, session.client("sns"), session.client("logs"),
+                                    session.region_name)
+    steps += receipts
     for what, passed, detail in steps:
         print(f"  {'ok ' if passed else 'NO '} {what}" + (f": {detail}" if detail and not passed else ""))
+    for note in notes:
+        print(f"  --  {note}")
     failed = [what for what, passed, _ in steps if not passed]
     print("every step passed" if not failed else f"{len(failed)} step(s) failed")
     return 1 if failed else 0

@@ -45,6 +45,7 @@ pub mod metrics;
 pub mod numbering;
 pub mod parse;
 pub mod policy;
+pub mod receipt;
 pub mod redact;
 pub mod refusal;
 pub mod segments;

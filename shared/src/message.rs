@@ -98,12 +98,58 @@ pub enum DeliveryState {
     Sent,
     Suppressed,
     Expired,
+    /// Refused by the provider when sent, or reported failed by a receipt (a carrier's
+    /// failure, SES's reject).
     Failed,
+    /// The states a receipt moves a sent message to (`crate::receipt`): SES is still trying
+    /// (`delayed`), the mailbox or phone took it, the mailbox sent it back, the person marked
+    /// it as spam.
+    Delayed,
+    Delivered,
+    Bounced,
+    Complained,
 }
 
 impl DeliveryState {
     pub fn name(self) -> &'static str {
         self.into()
+    }
+
+    /// Where a state stands in a sent message's life; receipts move a record forward only.
+    /// `None` for the states a message is in before it is sent, or instead of being sent.
+    pub fn receipt_rank(self) -> Option<u8> {
+        match self {
+            DeliveryState::Sent => Some(0),
+            DeliveryState::Delayed => Some(1),
+            DeliveryState::Delivered => Some(2),
+            // A bounce may follow a delivery (the mailbox took it, then sent it back); a
+            // delivery reported after a bounce changes nothing.
+            DeliveryState::Bounced | DeliveryState::Failed => Some(3),
+            DeliveryState::Complained => Some(4),
+            DeliveryState::Pending
+            | DeliveryState::Retrying
+            | DeliveryState::Suppressed
+            | DeliveryState::Expired => None,
+        }
+    }
+
+    /// The states a record may be in for a receipt of `self` to move it: those of a sent
+    /// message that stand before it.
+    pub fn moved_from(self) -> Vec<DeliveryState> {
+        let Some(rank) = self.receipt_rank() else {
+            return Vec::new();
+        };
+        [
+            DeliveryState::Sent,
+            DeliveryState::Delayed,
+            DeliveryState::Delivered,
+            DeliveryState::Bounced,
+            DeliveryState::Failed,
+            DeliveryState::Complained,
+        ]
+        .into_iter()
+        .filter(|s| s.receipt_rank().is_some_and(|r| r < rank))
+        .collect()
     }
 }
 
@@ -253,6 +299,25 @@ pub fn digest_key(parts: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn receipts_move_a_sent_message_forward_only() {
+        use DeliveryState::*;
+        assert_eq!(Delayed.moved_from(), vec![Sent]);
+        assert_eq!(Delivered.moved_from(), vec![Sent, Delayed]);
+        assert_eq!(Bounced.moved_from(), vec![Sent, Delayed, Delivered]);
+        assert_eq!(Failed.moved_from(), vec![Sent, Delayed, Delivered]);
+        assert_eq!(
+            Complained.moved_from(),
+            vec![Sent, Delayed, Delivered, Bounced, Failed]
+        );
+        // Nothing moves a message that was never sent, and no receipt makes one `sent`.
+        for state in [Pending, Retrying, Suppressed, Expired] {
+            assert!(state.moved_from().is_empty());
+            assert!(!Complained.moved_from().contains(&state));
+        }
+        assert!(Sent.moved_from().is_empty());
+    }
+
     use super::*;
 
     #[test]
@@ -273,6 +338,7 @@ mod tests {
             ["otp", "link"]
         );
         assert_eq!(DeliveryState::Pending.name(), "pending");
+        assert_eq!(DeliveryState::Complained.name(), "complained");
         assert_eq!(DeliveryOutcome::Deduplicated.name(), "deduplicated");
     }
 

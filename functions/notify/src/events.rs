@@ -43,6 +43,12 @@ pub enum DetailType {
     SessionStatusReconciled,
     #[strum(serialize = "Session Reconcile Abandoned")]
     SessionReconcileAbandoned,
+    #[strum(serialize = "Message Delivered")]
+    MessageDelivered,
+    #[strum(serialize = "Message Bounced")]
+    MessageBounced,
+    #[strum(serialize = "Message Complained")]
+    MessageComplained,
 }
 
 impl DetailType {
@@ -80,6 +86,7 @@ pub enum Detail {
     CallbackRejected(CallbackRejected),
     SessionStatusReconciled(SessionStatusReconciled),
     SessionReconcileAbandoned(SessionReconcileAbandoned),
+    MessageReceipt(MessageReceipt),
 }
 
 /// A session id, as the ingress accepts it (`shared::fields::SessionId`).
@@ -310,11 +317,70 @@ pub struct MessageDetail {
     pub recipient: String,
     /// Why: the provider's error code, `otp-too-old` (the OTP waited too long to be sent),
     /// `unconfirmed` (two attempts may have sent it; a third did not send), `message-too-long`,
-    /// or the rule that held it back (`rate-limited`, `session-rate-limited`,
-    /// `budget-exhausted`, `country-not-allowed`, ...).
+    /// the rule that held it back (`rate-limited`, `session-rate-limited`,
+    /// `budget-exhausted`, `country-not-allowed`, ...), or, from a delivery receipt after the
+    /// send, `carrier-failure` (SMS) or `rejected-by-ses` (e-mail).
     #[schemars(length(min = 1, max = 256))]
     pub reason: String,
+    /// From a delivery receipt: the carrier's or SES's own words, numbers and addresses
+    /// removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub provider_reason: Option<String>,
+    /// From an SMS delivery receipt: what SNS reports the SMS cost, in USD.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub price_usd: Option<f64>,
     /// When the receiver got the callback (RFC 3339, UTC, milliseconds).
+    #[schemars(extend("format" = "date-time"))]
+    pub received_at: String,
+    /// The callback's request id.
+    #[schemars(length(min = 1))]
+    pub request_id: String,
+}
+
+/// `Message Delivered`, `Message Bounced` and `Message Complained`: what SES or the SMS
+/// carrier reported after the message was sent (a delivery receipt, seconds to hours after
+/// the send). Never the message's text or the recipient in clear.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct MessageReceipt {
+    /// The request id that caused the message plus the record and the state. Drop an event
+    /// whose id you have seen.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// The Identomat session.
+    #[schemars(regex(pattern = SESSION_ID))]
+    pub session_id: String,
+    pub channel: Channel,
+    pub kind: Kind,
+    /// The recipient as the logs show it: `+9955*****78`, `j***@example.com`.
+    #[schemars(length(min = 1, max = 256))]
+    pub recipient: String,
+    /// When the provider says it happened (RFC 3339, UTC).
+    #[schemars(extend("format" = "date-time"))]
+    pub reported_at: String,
+    /// A bounce's type as SES reports it: `Permanent` (do not send again), `Transient`,
+    /// `Undetermined`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub bounce_type: Option<String>,
+    /// A bounce's subtype as SES reports it (`General`, `NoEmail`, `Suppressed`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub bounce_sub_type: Option<String>,
+    /// The carrier's or SES's own words (a complaint's feedback type), numbers and addresses
+    /// removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub provider_reason: Option<String>,
+    /// From an SMS delivery receipt: what SNS reports the SMS cost, in USD.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub price_usd: Option<f64>,
+    /// When the receiver got the callback that asked for the message (RFC 3339, UTC,
+    /// milliseconds).
     #[schemars(extend("format" = "date-time"))]
     pub received_at: String,
     /// The callback's request id.
@@ -462,6 +528,7 @@ pub fn notifications(change: Change<'_>) -> Vec<Notification> {
         video(session, record, &old, &new)
     } else if record.starts_with(DELIVERY_RECORD_PREFIX) {
         let mut events: Vec<_> = delivery(session, record, &old, &new).into_iter().collect();
+        events.extend(receipt(session, record, &old, &new));
         events.extend(deduplicated(session, record, &old, &new));
         events
     } else if record.starts_with("unhandled#") && change.event_name == "INSERT" {
@@ -636,12 +703,48 @@ fn delivery(session: &str, record: &str, old: &Image, new: &Image) -> Option<Not
         // The recipient as the record holds it: masked by the function that wrote it.
         recipient: new.text("recipient")?.to_owned(),
         reason: reason.unwrap_or(state).to_owned(),
+        provider_reason: new.text_or_null("providerReason"),
+        price_usd: new.decimal("priceUsd"),
         received_at: new.text("receivedAt")?.to_owned(),
         request_id: request_id.to_owned(),
     };
     Some(Notification {
         detail_type,
         detail: Detail::Message(detail),
+    })
+}
+
+/// A delivery receipt that moved a sent message to delivered, bounced or complained (a
+/// failure is `Message Delivery Failed`, above; a delay is no event).
+fn receipt(session: &str, record: &str, old: &Image, new: &Image) -> Option<Notification> {
+    let state = new.text("state")?;
+    let detail_type = match state {
+        "delivered" => DetailType::MessageDelivered,
+        "bounced" => DetailType::MessageBounced,
+        "complained" => DetailType::MessageComplained,
+        _ => return None,
+    };
+    if old.text("state") == Some(state) {
+        return None;
+    }
+    let request_id = new.text("requestId")?;
+    let detail = MessageReceipt {
+        id: format!("{request_id}:{record}:{state}"),
+        session_id: session.to_owned(),
+        channel: new.channel()?,
+        kind: new.kind()?,
+        recipient: new.text("recipient")?.to_owned(),
+        reported_at: new.text("receiptAt")?.to_owned(),
+        bounce_type: new.text_or_null("bounceType"),
+        bounce_sub_type: new.text_or_null("bounceSubType"),
+        provider_reason: new.text_or_null("providerReason"),
+        price_usd: new.decimal("priceUsd"),
+        received_at: new.text("receivedAt")?.to_owned(),
+        request_id: request_id.to_owned(),
+    };
+    Some(Notification {
+        detail_type,
+        detail: Detail::MessageReceipt(detail),
     })
 }
 
@@ -750,6 +853,14 @@ impl Image<'_> {
         }
     }
 
+    /// A number that may have decimals (a price).
+    fn decimal(&self, name: &str) -> Option<f64> {
+        match self.0.get(name) {
+            Some(AttributeValue::N(n)) => n.parse().ok(),
+            _ => None,
+        }
+    }
+
     fn number(&self, name: &str) -> Option<u64> {
         match self.0.get(name) {
             Some(AttributeValue::N(n)) => n.parse().ok(),
@@ -808,6 +919,9 @@ pub fn schemas() -> Vec<(String, Value)> {
                 DetailType::SessionReconcileAbandoned => {
                     generator.root_schema_for::<SessionReconcileAbandoned>()
                 }
+                DetailType::MessageDelivered
+                | DetailType::MessageBounced
+                | DetailType::MessageComplained => generator.root_schema_for::<MessageReceipt>(),
             }
             .to_value();
             let file = format!(
@@ -903,10 +1017,25 @@ fn describe(detail_type: DetailType) -> &'static str {
              recorded but its rejected# record, which holds the other fields masked."
         }
         DetailType::SessionStatusReconciled => {
-            "The reconcile function read a session's result from Identomat's result/ and it              differed from the record's (a callback missed, or a regression): recorded, and also              published as Session Status Changed."
+            "The reconcile function read a session's result from Identomat's result/ and it \
+             differed from the record's (a callback missed, or a regression): recorded, and also \
+             published as Session Status Changed."
         }
         DetailType::SessionReconcileAbandoned => {
-            "A session still open after the last scheduled question to Identomat's result/              (7 days with the defaults) is no longer asked."
+            "A session still open after the last scheduled question to Identomat's result/ \
+             (7 days with the defaults) is no longer asked."
+        }
+        DetailType::MessageDelivered => {
+            "A delivery receipt: the SMS carrier or the recipient's mail server took a sent \
+             message. Seconds to hours after the send; never the message's text."
+        }
+        DetailType::MessageBounced => {
+            "A delivery receipt: the recipient's mail server sent the e-mail back (SES no \
+             longer sends to an address that bounced permanently). Never the message's text."
+        }
+        DetailType::MessageComplained => {
+            "A delivery receipt: the recipient marked the e-mail as spam (SES no longer sends \
+             to the address). Never the message's text."
         }
     }
 }
@@ -1122,6 +1251,52 @@ mod tests {
             status("APPROVED", "r2"),
         );
         assert!(plain[0].1.get("regressed").is_none());
+    }
+
+    fn receipted(state: &str) -> Value {
+        let mut record = delivery(state);
+        let fields = record.as_object_mut().unwrap();
+        fields.insert("receiptAt".into(), json!("2026-12-08T10:00:05.000Z"));
+        fields.insert("priceUsd".into(), json!(0.00645));
+        fields.insert(
+            "providerReason".into(),
+            json!("Message has been accepted by phone carrier"),
+        );
+        record
+    }
+
+    #[test]
+    fn a_receipt_that_moves_a_message_is_its_event_once() {
+        let got = events("MODIFY", delivery("sent"), receipted("delivered"));
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, "Message Delivered");
+        assert_eq!(got[0].1["id"], "r4:delivery#abc:delivered");
+        assert_eq!(got[0].1["reportedAt"], "2026-12-08T10:00:05.000Z");
+        assert_eq!(got[0].1["priceUsd"], 0.00645);
+        assert_eq!(got[0].1["channel"], "sms");
+        assert!(events("MODIFY", receipted("delivered"), receipted("delivered")).is_empty());
+        // A delay is no event; a bounce and a complaint are.
+        assert!(events("MODIFY", delivery("sent"), receipted("delayed")).is_empty());
+        let mut bounced = receipted("bounced");
+        bounced["bounceType"] = json!("Permanent");
+        let got = events("MODIFY", receipted("delivered"), bounced);
+        assert_eq!(
+            (got[0].0, &got[0].1["bounceType"]),
+            ("Message Bounced", &json!("Permanent"))
+        );
+        let got = events("MODIFY", receipted("bounced"), receipted("complained"));
+        assert_eq!(got[0].0, "Message Complained");
+        // A carrier's failure is Message Delivery Failed, with the carrier's words and price.
+        let mut failed = receipted("failed");
+        failed["reason"] = json!("carrier-failure");
+        let got = events("MODIFY", delivery("sent"), failed);
+        assert_eq!(got[0].0, "Message Delivery Failed");
+        assert_eq!(got[0].1["reason"], "carrier-failure");
+        assert_eq!(got[0].1["priceUsd"], 0.00645);
+        assert_eq!(
+            got[0].1["providerReason"],
+            "Message has been accepted by phone carrier"
+        );
     }
 
     #[test]

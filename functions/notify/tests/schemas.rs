@@ -23,7 +23,7 @@ const SOURCE: &str = notify::DEFAULT_SOURCE;
 #[test]
 fn the_committed_schemas_are_the_generated_ones() {
     let generated = schemas();
-    assert_eq!(generated.len(), 10);
+    assert_eq!(generated.len(), 13);
     for (file, schema) in &generated {
         let committed = std::fs::read_to_string(format!("{SCHEMAS}/{file}"))
             .unwrap_or_else(|_| panic!("schemas/{file} is missing: run make schemas"));
@@ -251,6 +251,42 @@ fn events_of(callback: &Callback, request_id: &str, at: Timestamp) -> Vec<Notifi
                 repeated.insert("lastDuplicateAt".into(), s(&at.to_string()));
                 repeated.insert("lastDuplicateRequestId".into(), s(&"r".repeat(128)));
                 found.extend(events("MODIFY", &finished, &repeated));
+            }
+            // Sent, then moved by each receipt as the receipts function writes it.
+            let mut sent = pending.clone();
+            sent.insert("state".into(), s("sent"));
+            sent.insert("providerMessageId".into(), s("0100018c-example-000000"));
+            let carrier = (
+                "providerReason",
+                s("Message has been accepted by phone carrier"),
+            );
+            for (state, extra) in [
+                (
+                    "delivered",
+                    vec![("priceUsd", n("0.00645")), carrier.clone()],
+                ),
+                (
+                    "bounced",
+                    vec![
+                        ("bounceType", s("Permanent")),
+                        ("bounceSubType", s("General")),
+                    ],
+                ),
+                ("complained", vec![("providerReason", s("abuse"))]),
+                (
+                    "failed",
+                    vec![
+                        ("reason", s("carrier-failure")),
+                        ("priceUsd", n("0")),
+                        carrier.clone(),
+                    ],
+                ),
+            ] {
+                let mut moved = sent.clone();
+                moved.insert("state".into(), s(state));
+                moved.insert("receiptAt".into(), s(&at.to_string()));
+                moved.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
+                found.extend(events("MODIFY", &sent, &moved));
             }
         }
     }

@@ -83,6 +83,9 @@ impl SessionsTable {
             ("kind".to_owned(), s(delivery.kind.name())),
             ("recipient".to_owned(), s(&delivery.masked_recipient)),
             ("state".to_owned(), s(state.name())),
+            // What the provider bills it as (SMS parts, e-mail recipients), beside the price
+            // a receipt reports.
+            ("billed".to_owned(), n(u64::from(delivery.billed))),
             ("requestId".to_owned(), s(&envelope.request_id)),
             ("receivedAt".to_owned(), s(envelope.received_at.to_string())),
             ("firstAt".to_owned(), n(millis(now))),
@@ -107,7 +110,7 @@ impl SessionsTable {
 
     /// An update of `item`'s record (its key taken from it) that sets every other attribute of
     /// it: the builder, and the `SET` clauses to join.
-    fn setting_all(
+    pub(super) fn setting_all(
         &self,
         mut item: Item,
     ) -> (
@@ -236,12 +239,19 @@ impl SessionsTable {
         let record = format!("{DELIVERY_RECORD_PREFIX}{}", delivery.key);
         let window_start = millis(now.checked_sub(rules.dedupe_window).unwrap_or(UNIX_EPOCH));
         // Every attribute of a new claim, and away with what a finished record had beyond it.
-        let (update, mut set) = self.setting_all(item);
+        let (mut update, mut set) = self.setting_all(item);
         set.push("#ambiguousSends = if_not_exists(#ambiguousSends, :zero) + :one".to_owned());
+        // A new send of the message: the last one's receipts are not this one's.
+        let mut remove = vec!["#providerMessageId".to_owned(), "#reason".to_owned()];
+        for (i, name) in super::receipt::RECEIPT_ATTRIBUTES.iter().enumerate() {
+            remove.push(format!("#r{i}"));
+            update = update.expression_attribute_names(format!("#r{i}"), *name);
+        }
         let result = update
             .update_expression(format!(
-                "SET {} REMOVE #providerMessageId, #reason",
-                set.join(", ")
+                "SET {} REMOVE {}",
+                set.join(", "),
+                remove.join(", ")
             ))
             .expression_attribute_names("#ambiguousSends", "ambiguousSends")
             .expression_attribute_names("#providerMessageId", "providerMessageId")

@@ -12,6 +12,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 mod attr;
 pub mod delivery;
 pub mod limits;
+pub mod receipt;
 pub mod reconcile;
 pub mod status;
 pub mod video;
