@@ -50,6 +50,8 @@ AWS_NAMES = {
     "Permanent", "Transient", "Undetermined", "General", "NoEmail", "Suppressed", "Send", "Open",
     "TransientCommunicationFailure", "EventBridgeDestination", "DeliveryStatusIAMRole",
     "DELIVERY_DELAY", "RENDERING_FAILURE",
+    # IAM policy elements.
+    "NotAction",
 }
 # SES's own EventBridge detail-types, which the docs name beside ours.
 SES_DETAIL_TYPES = {"Email Delivered", "Email Bounced", "Email Complaint Received",

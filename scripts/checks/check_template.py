@@ -398,10 +398,87 @@ def optional_problems(template: dict) -> list[str]:
     return problems
 
 
+def bus_problems(template: dict) -> list[str]:
+    """Each event bus of the stack is under a customer managed key of the stack whose policy
+    lets events.amazonaws.com of this account use it for that bus (the encryption context is
+    the bus's ARN) and describe it (EventBridge user guide, "Authorizing EventBridge to use a
+    customer managed key"); without both, every PutEvents fails."""
+    problems = []
+    keys = resources_of(template, "AWS::KMS::Key")
+    for name, bus in resources_of(template, "AWS::Events::EventBus").items():
+        props = bus.get("Properties", {})
+        key = referenced(props.get("KmsKeyIdentifier"))
+        if key not in keys:
+            problems.append(f"{name} is not under a customer managed key of the stack")
+            continue
+        bus_name = props.get("Name", {})
+        bus_name = bus_name.get("Fn::Sub") if isinstance(bus_name, dict) else bus_name
+        arn = ("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/"
+               f"{bus_name}")
+        policy = statements(keys[key]["Properties"].get("KeyPolicy", {}))
+
+        def context(statement: dict) -> str | None:
+            value = statement.get("Condition", {}).get("StringEquals", {}).get(
+                "kms:EncryptionContext:aws:events:event-bus:arn")
+            return value.get("Fn::Sub") if isinstance(value, dict) else value
+
+        if not any(allows(s, "events.amazonaws.com", {"kms:GenerateDataKey", "kms:Decrypt"})
+                   and this_account_only(s) and context(s) == arn for s in policy):
+            problems.append(f"{name}: {key}'s policy does not let events.amazonaws.com of this "
+                            f"account encrypt for {arn}")
+        if not any(allows(s, "events.amazonaws.com", {"kms:DescribeKey"}) and this_account_only(s)
+                   for s in policy):
+            problems.append(f"{name}: {key}'s policy does not let events.amazonaws.com describe it")
+    return problems
+
+
+# The functions that count messages in the rate-limit windows and budgets (`ratelimit#...`).
+SENDERS = {"SmsFunction", "EmailFunction"}
+
+
+def limit_window_problems(template: dict) -> list[str]:
+    """Every function but the senders that may use the sessions table is denied its
+    `ratelimit#...` items (`dynamodb:LeadingKeys`) and every table operation it is not
+    granted; the senders are denied neither."""
+    problems = []
+    table = {"Fn::GetAtt": ["SessionsTable", "Arn"]}
+    managed = resources_of(template, "AWS::IAM::ManagedPolicy")
+    for name, function in resources_of(template, "AWS::Serverless::Function").items():
+        policy = []
+        for entry in function["Properties"].get("Policies", []):
+            if referenced(entry) in managed:
+                policy += statements(managed[referenced(entry)]["Properties"]["PolicyDocument"])
+            elif isinstance(entry, dict):
+                policy += statements(entry)
+        granted = {a for s in policy if s.get("Effect") == "Allow"
+                   for a in listed(s.get("Action", [])) if a.startswith("dynamodb:")}
+        if not granted:
+            continue
+        denies_windows = any(
+            s.get("Effect") == "Deny" and "dynamodb:*" in listed(s.get("Action", []))
+            and s.get("Resource") == table
+            and "ratelimit#*" in listed(s.get("Condition", {}).get("ForAnyValue:StringLike", {})
+                                        .get("dynamodb:LeadingKeys", []))
+            for s in policy)
+        others = [s for s in policy if s.get("Effect") == "Deny" and "NotAction" in s]
+        if name in SENDERS:
+            if denies_windows:
+                problems.append(f"{name} counts the limits, yet is denied ratelimit#")
+            continue
+        if not denies_windows:
+            problems.append(f"{name} may write the rate-limit windows (no Deny on "
+                            "dynamodb:LeadingKeys ratelimit#*)")
+        if not any(granted <= set(listed(s["NotAction"])) and table in listed(s.get("Resource"))
+                   for s in others):
+            problems.append(f"{name} is not denied the table operations it is not granted")
+    return problems
+
+
 def aws_rule_problems(template: dict) -> list[str]:
     return (alarm_topic_problems(template) + metric_problems(template)
             + dead_letter_writer_problems(template) + lease_problems(template)
-            + filter_problems(template) + optional_problems(template))
+            + filter_problems(template) + optional_problems(template) + bus_problems(template)
+            + limit_window_problems(template))
 
 
 def main() -> int:

@@ -138,6 +138,52 @@ class Leases(unittest.TestCase):
 
 
 
+class TheBusIsUnderTheStacksKey(unittest.TestCase):
+    def test_a_bus_without_the_key_or_the_policy_for_it_is_found(self):
+        def plain(resources):
+            del resources["EventBus"]["Properties"]["KmsKeyIdentifier"]
+        self.assertIn("EventBus is not under a customer managed key", found(changed(plain)))
+
+        def no_statement(resources):
+            policy = resources["DataKey"]["Properties"]["KeyPolicy"]
+            policy["Statement"] = [s for s in policy["Statement"]
+                                   if s.get("Sid") != "EventBridgeEncryptsTheStacksBus"]
+        self.assertIn("does not let events.amazonaws.com of this account encrypt",
+                      found(changed(no_statement)))
+
+        def renamed(resources):
+            resources["EventBus"]["Properties"]["Name"] = {"Fn::Sub": "${AWS::StackName}-other"}
+        self.assertIn("encrypt for arn:", found(changed(renamed)))
+
+        def no_describe(resources):
+            policy = resources["DataKey"]["Properties"]["KeyPolicy"]
+            policy["Statement"] = [s for s in policy["Statement"]
+                                   if s.get("Sid") != "EventBridgeChecksTheKey"]
+        self.assertIn("describe it", found(changed(no_describe)))
+
+
+class OnlyTheSendersCountTheLimits(unittest.TestCase):
+    def test_a_role_that_may_write_the_windows_is_found(self):
+        def dropped(resources):
+            policies = resources["SessionStatusFunction"]["Properties"]["Policies"]
+            policies.remove({"Ref": "NotTheLimitWindows"})
+        self.assertIn("SessionStatusFunction may write the rate-limit windows", found(changed(dropped)))
+
+        def widened(resources):
+            for policy in resources["ReceiptsFunction"]["Properties"]["Policies"]:
+                for s in policy.get("Statement", []):
+                    if s.get("Sid") == "MoveTheDeliveryForward":
+                        s["Action"] = ["dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+        self.assertIn("ReceiptsFunction is not denied the table operations", found(changed(widened)))
+
+        def sender_denied(resources):
+            resources["SmsFunction"]["Properties"]["Policies"][0]["Statement"].append(
+                {"Effect": "Deny", "Action": "dynamodb:*",
+                 "Resource": {"Fn::GetAtt": ["SessionsTable", "Arn"]},
+                 "Condition": {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["ratelimit#*"]}}})
+        self.assertIn("SmsFunction counts the limits, yet is denied", found(changed(sender_denied)))
+
+
 class WithoutACompanyKey(unittest.TestCase):
     def test_nothing_of_reconcile_exists_and_the_table_is_as_before(self):
         self.assertEqual(check_template.optional_problems(TEMPLATE), [])

@@ -192,7 +192,12 @@ def deploy(parameters: dict, env: dict) -> float:
                "--parameter-overrides", *overrides, env=env)
 
 
-def allowed(statements: list[dict], action: str, resource: str) -> bool:
+def allowed(statements: list[dict], action: str, resource: str,
+            leading_key: str | None = None) -> bool:
+    """Whether the statements let a request of `action` on `resource` through: an Allow that
+    matches and no Deny that does. `Action` and `NotAction` are read; of the conditions, only
+    `dynamodb:LeadingKeys` (the item's partition key, `leading_key`) is evaluated, and only on
+    a Deny, which is where the template uses it: the others (`kms:ViaService`) hold."""
     def listed(value) -> list[str]:
         # moto leaves an `AWS::NoValue` in a list as None, where CloudFormation drops it.
         return [v for v in (value if isinstance(value, list) else [value]) if v is not None]
@@ -201,10 +206,22 @@ def allowed(statements: list[dict], action: str, resource: str) -> bool:
         return any(fnmatch.fnmatchcase(value if case else value.lower(),
                                        p if case else p.lower()) for p in listed(patterns))
 
+    def acts(statement: dict) -> bool:
+        if "NotAction" in statement:
+            return not matches(statement["NotAction"], action, False)
+        return matches(statement.get("Action", []), action, False)
+
+    def holds(statement: dict) -> bool:
+        patterns = statement.get("Condition", {}).get("ForAnyValue:StringLike", {}).get(
+            "dynamodb:LeadingKeys")
+        if patterns is None:
+            return True
+        return leading_key is not None and matches(patterns, leading_key, True)
+
     verdict = False
     for statement in statements:
-        if matches(statement.get("Action", []), action, False) and \
-                matches(statement.get("Resource", []), resource, True):
+        if acts(statement) and matches(statement.get("Resource", []), resource, True) \
+                and holds(statement):
             if statement.get("Effect") == "Deny":
                 return False
             verdict = True
@@ -557,6 +574,11 @@ def main() -> int:
         events_queue = local_stack.subscribe(aws, stack.outputs["EventBusName"],
                                              "identomat.callbacks")
         print(f"  events: bus {stack.outputs['EventBusName']}, a subscriber's rule into {events_queue}")
+        bus = stack.client("events").describe_event_bus(Name=stack.outputs["EventBusName"])
+        checks.check("the bus is encrypted with the stack's key (DataKeyArn)",
+                     bus.get("KmsKeyIdentifier") == stack.outputs["DataKeyArn"],
+                     "" if bus.get("KmsKeyIdentifier") == stack.outputs["DataKeyArn"]
+                     else f"{bus.get('KmsKeyIdentifier')!r}")
 
         print("\nDelivery receipts: the configuration set, its destination, the rule and the log subscriptions")
         receipts = service.functions[stack.resources["ReceiptsFunction"]]
@@ -659,6 +681,27 @@ def main() -> int:
                     checks.check(f"{logical} may read {secret}", may)
                 elif may:
                     checks.check(f"{logical} may not read {secret}", False)
+        # Requests that must fail: a rate-limit window written by any role but the senders'.
+        table_arn = arns[("SessionsTable", "Arn")]
+        window = "ratelimit#sms-budget"
+        for logical in stack.functions():
+            statements = stack.policies(logical)
+            may = {a: allowed(statements, f"dynamodb:{a}", table_arn, window)
+                   for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")}
+            if logical in ("SmsFunction", "EmailFunction"):
+                checks.check(f"{logical} may count in {window} (UpdateItem)", may["UpdateItem"])
+            else:
+                checks.check(f"{logical} may not read or write {window}", not any(may.values()),
+                             "" if not any(may.values()) else f"{may}")
+                if not any(a.startswith("dynamodb:") and r == table_arn
+                           for a, r in granted(statements)):
+                    continue  # no table grant at all (notify reads the stream only)
+                other = [a for a in ("BatchWriteItem", "Scan", "DeleteTable", "UpdateTable")
+                         if allowed(statements + [{"Effect": "Allow", "Action": f"dynamodb:{a}",
+                                                   "Resource": table_arn}],
+                                    f"dynamodb:{a}", table_arn)]
+                checks.check(f"{logical}: a table operation it is not granted stays denied "
+                             "even if another policy grants it", not other, ", ".join(other))
         checks.check("no role but reconcile's and ingress's may read a secret",
                      all(not allowed(stack.policies(f), "secretsmanager:GetSecretValue", a)
                          for f in stack.functions() for s, a in secrets.items() if readers[s] != f))
@@ -668,6 +711,10 @@ def main() -> int:
             for action, resource in calls:
                 checks.check(f"{logical}: {action} on {resource}",
                              allowed(statements, action, resource))
+            denied = sorted((a, k) for a, r, k in recorded[logical].keyed
+                            if not allowed(statements, a, r, k))
+            checks.check(f"{logical}: every item it read or wrote, by its partition key, allowed",
+                         not denied, f"{denied}" if denied else "")
             unused = [(a, r) for a, r in granted(statements)
                       if not any(allowed([{"Effect": "Allow", "Action": a, "Resource": r}], c, res)
                                  for c, res in calls)]

@@ -286,6 +286,9 @@ class RecordingProxy:
 
     def __init__(self, moto: str, service: Service, region: str):
         self.calls: set[tuple[str, str]] = set()
+        # The DynamoDB item calls again with the partition key each named (IAM's
+        # dynamodb:LeadingKeys), for the roles' conditions.
+        self.keyed: set[tuple[str, str, str]] = set()
         proxy = self
 
         class Handler(Quiet):
@@ -294,7 +297,11 @@ class RecordingProxy:
                 upstream = moto
                 if "/2015-03-31/functions/" in self.path:
                     upstream = service.url
-                proxy.calls.add(_action(self.headers, self.path, body, region))
+                action, resource = _action(self.headers, self.path, body, region)
+                proxy.calls.add((action, resource))
+                key = _leading_key(action, body)
+                if key is not None:
+                    proxy.keyed.add((action, resource, key))
                 target = urllib.parse.urlsplit(upstream)
                 connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
@@ -314,6 +321,16 @@ class RecordingProxy:
 
     def stop(self) -> None:
         self.server.shutdown()
+
+
+def _leading_key(action: str, body: bytes) -> str | None:
+    """The partition key (`sessionId`) a DynamoDB item request names: its Key or Item."""
+    if action not in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                      "dynamodb:DeleteItem"):
+        return None
+    params = json.loads(body or b"{}")
+    value = (params.get("Key") or params.get("Item") or {}).get("sessionId", {})
+    return value.get("S")
 
 
 def _action(headers, path: str, body: bytes, region: str) -> tuple[str, str]:

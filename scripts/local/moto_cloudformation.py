@@ -7,11 +7,12 @@ moto backend, so that the stack moto holds is the one CloudFormation would build
 - `AWS::SecretsManager::Secret`, `AWS::Lambda::EventInvokeConfig`, `AWS::CloudWatch::Alarm`,
   `AWS::SNS::TopicPolicy`, `AWS::SQS::QueuePolicy`, `AWS::SES::ConfigurationSet`,
   `AWS::SES::ConfigurationSetEventDestination` and `AWS::Logs::SubscriptionFilter`, which it
-  does not create;
+  does not create, and a role's `ManagedPolicyArns`, which it does not attach;
 - a stack's outputs after a change set (what `sam deploy` uses), which it dropped;
 - on an update, the resources whose parameters reach them through `Fn::Sub` (it followed `Ref`
   only, so a rotation never rewrote the secret);
-- `Ref` of an `AWS::Events::EventBus`, which resolved to a Python object;
+- `Ref` of an `AWS::Events::EventBus`, which resolved to a Python object, and its
+  `KmsKeyIdentifier`, which it dropped;
 - `Fn::FindInMap` keyed by a Number parameter, which it looked up as an int and failed;
 - an `AWS::KMS::Key`'s policy, which it kept as an object its own DescribeKey could not read;
 - and, to keep moto's own Lambda (Docker) out of the local one's way: /moto-api/data.json
@@ -586,9 +587,55 @@ def _event_bus_ref() -> None:
     """`Ref` of an `AWS::Events::EventBus` is its name; moto's bus has no physical id, so a Ref
     to it (the notify function's EVENT_BUS_NAME) resolved to the Python object and every read
     of the function's configuration failed."""
-    from moto.events.models import EventBus
+    from moto.events.models import EventBus, events_backends
 
     EventBus.physical_resource_id = property(lambda self: self.name)
+
+    # Its KmsKeyIdentifier, which moto's CloudFormation dropped (its API keeps it).
+    def create_with_key(cls, resource_name, cloudformation_json, account_id, region_name,
+                        **kwargs):
+        properties = cloudformation_json.get("Properties", {})
+        return events_backends[account_id][region_name].create_event_bus(
+            name=properties.get("Name") or resource_name,
+            event_source_name=properties.get("EventSourceName"),
+            kms_key_identifier=properties.get("KmsKeyIdentifier"))
+
+    EventBus.create_from_cloudformation_json = classmethod(create_with_key)
+
+
+def _role_managed_policies() -> None:
+    """An `AWS::IAM::Role`'s `ManagedPolicyArns` (SAM writes every function's there), which
+    moto's CloudFormation never attached: the roles held their inline policies only."""
+    from moto.iam.models import Role, iam_backends
+
+    create = Role.create_from_cloudformation_json.__func__
+
+    def create_and_attach(cls, resource_name, cloudformation_json, account_id, region_name,
+                          **kwargs):
+        role = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        backend = iam_backends[account_id]["aws"]
+        for arn in cloudformation_json.get("Properties", {}).get("ManagedPolicyArns", []):
+            # AWS's own managed policies are not all in moto: those it lacks stay unattached,
+            # as before (the checks read the stack's own policies).
+            if any(p.arn == arn for p in backend.managed_policies.values()):
+                backend.attach_role_policy(policy_arn=arn, role_name=role.name)
+        return role
+
+    Role.create_from_cloudformation_json = classmethod(create_and_attach)
+
+    # And on deletion CloudFormation detaches them first, where moto refused to delete an
+    # attached role (DeleteConflict).
+    delete = Role.delete_from_cloudformation_json.__func__
+
+    def detach_and_delete(cls, resource_name, cloudformation_json, account_id, region_name):
+        backend = iam_backends[account_id]["aws"]
+        for role in list(backend.roles.values()):
+            if role.name == resource_name:
+                for arn in list(role.managed_policies):
+                    backend.detach_role_policy(policy_arn=arn, role_name=role.name)
+        return delete(cls, resource_name, cloudformation_json, account_id, region_name)
+
+    Role.delete_from_cloudformation_json = classmethod(detach_and_delete)
 
 
 def install() -> None:
@@ -599,6 +646,7 @@ def install() -> None:
     _event_bus_ref()
     _find_in_map_by_number()
     _key_policy_as_text()
+    _role_managed_policies()
     # moto finds resource types among CloudFormationModel's direct subclasses, on first use:
     # defining the classes above is their registration.
     assert {Secret, EventInvokeConfig, Alarm, TopicPolicy, QueuePolicy, ConfigurationSet,

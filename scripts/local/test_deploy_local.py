@@ -42,6 +42,25 @@ class PolicyCheck(unittest.TestCase):
         deny = {"Effect": "Deny", "Action": "dynamodb:*", "Resource": "*"}
         self.assertFalse(deploy_local.allowed(self.statements + [deny], "dynamodb:GetItem", TABLE))
 
+    def test_a_deny_on_the_limit_windows_holds_for_their_keys_only(self):
+        deny = {"Effect": "Deny", "Action": "dynamodb:*", "Resource": TABLE,
+                "Condition": {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["ratelimit#*"]}}}
+        statements = self.statements + [deny]
+        self.assertFalse(deploy_local.allowed(statements, "dynamodb:PutItem", TABLE, "ratelimit#sms-budget"))
+        self.assertTrue(deploy_local.allowed(statements, "dynamodb:PutItem", TABLE, "wwb83rh1"))
+        # A request whose key is not known is not held to a condition on it.
+        self.assertTrue(deploy_local.allowed(statements, "dynamodb:PutItem", TABLE))
+
+    def test_a_deny_of_every_other_operation_leaves_the_granted_ones(self):
+        deny = {"Effect": "Deny", "NotAction": ["dynamodb:GetItem", "dynamodb:PutItem"],
+                "Resource": [TABLE, TABLE + "/*"]}
+        everything = {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}
+        statements = self.statements + [deny, everything]
+        self.assertTrue(deploy_local.allowed(statements, "dynamodb:GetItem", TABLE))
+        self.assertFalse(deploy_local.allowed(statements, "dynamodb:DeleteItem", TABLE))
+        self.assertFalse(deploy_local.allowed(statements, "dynamodb:Query", TABLE + "/index/x"))
+        self.assertTrue(deploy_local.allowed(statements, "dynamodb:Query", TABLE + "2"))
+
     def test_granted_pairs_leave_out_no_value(self):
         pairs = deploy_local.granted(self.statements)
         self.assertIn(("dynamodb:GetItem", TABLE), pairs)
