@@ -337,6 +337,12 @@ def receipts_wiring(stack, source: dict, resolve: template.Resolver,
     return found
 
 
+def printed_key(stdout: str) -> str:
+    """The new key rotate_key.py printed: the line after "new key ...", or nothing."""
+    lines = stdout.splitlines()
+    return next((lines[i + 1] for i, line in enumerate(lines[:-1]) if line.startswith("new key")), "")
+
+
 def records_of(dynamodb, table: str, session: str) -> list[dict]:
     return dynamodb.query(TableName=table, KeyConditionExpression="sessionId = :s",
                           ExpressionAttributeValues={":s": {"S": session}})["Items"]
@@ -638,8 +644,42 @@ def main() -> int:
         checks.check("3rd deploy: the new key passes", status_with(ROTATED_KEY) == 202)
         replay.settle()
 
-        print("\nThe operator's tools against the stack (scripts/tools/)")
+        print("\nRotation without a deploy (scripts/tools/rotate_key.py)")
         tool_env = {**env, "AWS_REGION": REGION, "SSL_CERT_FILE": str(bundle)}
+        rotate = run_tool(["rotate_key.py", "--stack", stack.stack, "--callback-url",
+                           service.callback_url], tool_env)
+        tool_key = printed_key(rotate.stdout)
+        checks.check("rotate_key.py: a new key current, the old one previous, in effect "
+                     "within CallbackKeyRefreshSeconds",
+                     rotate.returncode == 0 and secret_holds() == {"current": tool_key,
+                                                                   "previous": ROTATED_KEY}
+                     and status_with(ROTATED_KEY) == 202,
+                     "" if rotate.returncode == 0 else rotate.stdout + rotate.stderr)
+        finish = run_tool(["rotate_key.py", "--stack", stack.stack, "--finish", "--callback-url",
+                           service.callback_url], tool_env)
+        checks.check("rotate_key.py --finish: the previous key dropped and refused",
+                     finish.returncode == 0 and secret_holds() == {"current": tool_key, "previous": ""}
+                     and status_with(ROTATED_KEY) == 401,
+                     "" if finish.returncode == 0 else finish.stdout + finish.stderr)
+        emergency = run_tool(["rotate_key.py", "--stack", stack.stack, "--emergency",
+                              "--callback-url", service.callback_url], tool_env)
+        emergency_key = printed_key(emergency.stdout)
+        checks.check("rotate_key.py --emergency: a new key alone, the leaked one refused at once",
+                     emergency.returncode == 0 and secret_holds() == {"current": emergency_key,
+                                                                      "previous": ""}
+                     and status_with(tool_key) == 401 and status_with(emergency_key) == 202,
+                     "" if emergency.returncode == 0 else emergency.stdout + emergency.stderr)
+        # A later deploy with the same key parameters and another change: CloudFormation writes
+        # the secret only when its template value changes, so the rotated key stays.
+        deploy({**rotating, "CallbackApiKeyPrevious": "", "SmsMaxPerHour": "199"}, env)
+        time.sleep(refresh)
+        kept = secret_holds() == {"current": emergency_key, "previous": ""}
+        checks.check("a later sam deploy (SmsMaxPerHour changed, the keys not) keeps the rotated key",
+                     kept and status_with(emergency_key) == 202 and status_with(ROTATED_KEY) == 401,
+                     "" if kept else "the secret was written again")
+        replay.settle()
+
+        print("\nThe operator's tools against the stack (scripts/tools/)")
         smoke = run_tool(["smoke.py", "--stack", stack.stack, "--callback-url",
                           service.callback_url], tool_env)
         checks.check("smoke.py before the SMS receipts' setting: it says to run SmsDeliveryStatusCommand",

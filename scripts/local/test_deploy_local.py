@@ -61,6 +61,11 @@ class PolicyCheck(unittest.TestCase):
         self.assertFalse(deploy_local.allowed(statements, "dynamodb:Query", TABLE + "/index/x"))
         self.assertTrue(deploy_local.allowed(statements, "dynamodb:Query", TABLE + "2"))
 
+    def test_the_key_rotate_key_printed_is_the_line_after_its_label(self):
+        out = "stack s: ...\nnew key (paste it ...):\nabc123\nok  the new key passes\n"
+        self.assertEqual(deploy_local.printed_key(out), "abc123")
+        self.assertEqual(deploy_local.printed_key("not rotated: x\n"), "")
+
     def test_granted_pairs_leave_out_no_value(self):
         pairs = deploy_local.granted(self.statements)
         self.assertIn(("dynamodb:GetItem", TABLE), pairs)
