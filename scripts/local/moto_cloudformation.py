@@ -245,6 +245,8 @@ class Alarm(CloudFormationModel):
         from moto.cloudwatch.models import (
             Dimension, Metric, MetricDataQuery, MetricStat, cloudwatch_backends)
 
+        # A dimension naming what moto does not create (the HTTP API's id) resolved to nothing.
+        missing = "(not created locally)"
         queries = None
         if properties.get("Metrics"):
             queries = []
@@ -253,7 +255,7 @@ class Alarm(CloudFormationModel):
                 metric_stat = None
                 if stat:
                     metric = stat["Metric"]
-                    dimensions = [Dimension(d["Name"], d["Value"])
+                    dimensions = [Dimension(d["Name"], d.get("Value", missing))
                                   for d in metric.get("Dimensions", [])]
                     metric_stat = MetricStat(
                         Metric(metric["MetricName"], metric.get("Namespace"), dimensions),
@@ -262,8 +264,7 @@ class Alarm(CloudFormationModel):
                     query["Id"], query.get("Label"), query.get("Period"),
                     str(query.get("ReturnData", True)).lower(), query.get("Expression"),
                     metric_stat))
-        # A dimension naming what moto does not create (the HTTP API's id) resolved to nothing.
-        dimensions = [{"Name": d["Name"], "Value": d.get("Value", "(not created locally)")}
+        dimensions = [{"Name": d["Name"], "Value": d.get("Value", missing)}
                       for d in properties.get("Dimensions", [])]
         cloudwatch_backends[account_id][region_name].put_metric_alarm(
             name=name, namespace=properties.get("Namespace"),
