@@ -99,12 +99,12 @@ pub fn scrub(text: &str) -> Option<String> {
     Some(crate::redact::printable(out.trim(), MAX_REASON))
 }
 
-/// A price as SNS writes it (a JSON number), kept as its decimal text; a negative or
-/// non-numeric one is none.
+/// A price as SNS writes it (a JSON number), kept as decimal text (Rust writes an f64 without
+/// an exponent, which DynamoDB's numbers need not parse); a negative or non-numeric one is
+/// none.
 fn price(value: Option<&Value>) -> Option<String> {
-    let number = value?.as_number()?;
-    let amount = number.as_f64()?;
-    (amount.is_finite() && amount >= 0.0).then(|| number.to_string())
+    let amount = value?.as_number()?.as_f64()?;
+    (amount.is_finite() && amount >= 0.0).then(|| amount.to_string())
 }
 
 // ---------------------------------------------------------------- SMS
@@ -380,6 +380,7 @@ mod tests {
     #[test]
     fn a_price_is_a_non_negative_number_or_none() {
         assert_eq!(price(Some(&json!(0.00645))).as_deref(), Some("0.00645"));
+        assert_eq!(price(Some(&json!(1e-5))).as_deref(), Some("0.00001"));
         assert_eq!(price(Some(&json!(-1))), None);
         assert_eq!(price(Some(&json!("0.1"))), None);
         assert_eq!(price(None), None);
