@@ -509,6 +509,15 @@ pub struct Change<'a> {
     pub new: &'a Item,
 }
 
+/// The events of one stream record, as [`notifications`] makes them of its change.
+pub fn of_record(record: &aws_lambda_events::dynamodb::EventRecord) -> Vec<Notification> {
+    notifications(Change {
+        event_name: &record.event_name,
+        old: &record.change.old_image,
+        new: &record.change.new_image,
+    })
+}
+
 /// The events of one change, in the order a consumer should see them. A record missing an
 /// attribute its event needs (none the functions write) is no event.
 pub fn notifications(change: Change<'_>) -> Vec<Notification> {

@@ -20,7 +20,7 @@ use shared::config::{ConfigError, optional, required};
 use shared::metrics::TARGET;
 
 use crate::bus::{Bus, calls};
-use crate::events::{Change, Notification, notifications};
+use crate::events::Notification;
 
 /// The events' `source` when `EVENT_SOURCE` is unset.
 pub const DEFAULT_SOURCE: &str = "identomat.callbacks";
@@ -62,11 +62,7 @@ pub async fn handle(bus: &impl Bus, event: &dynamodb::Event) -> (DynamoDbEventRe
     let mut entries: Vec<Notification> = Vec::new();
     let mut sources: Vec<&dynamodb::EventRecord> = Vec::new();
     for record in &event.records {
-        for notification in notifications(Change {
-            event_name: &record.event_name,
-            old: &record.change.old_image,
-            new: &record.change.new_image,
-        }) {
+        for notification in events::of_record(record) {
             entries.push(notification);
             sources.push(record);
         }

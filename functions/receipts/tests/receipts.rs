@@ -356,11 +356,7 @@ async fn a_message_sent_by_the_sms_family_gets_its_receipt_and_its_event() {
         .flat_map(|record| {
             let record: dynamodb::EventRecord =
                 serde_json::from_value(record.clone()).expect("a stream record");
-            notify::events::notifications(notify::events::Change {
-                event_name: &record.event_name,
-                old: &record.change.old_image,
-                new: &record.change.new_image,
-            })
+            notify::events::of_record(&record)
         })
         .map(|n| {
             (

@@ -473,11 +473,7 @@ async fn the_stream_opens_closes_and_asks_about_a_regression_at_once() {
         .flat_map(|record| {
             let record: dynamodb::EventRecord =
                 serde_json::from_value(record.clone()).expect("a stream record");
-            notify::events::notifications(notify::events::Change {
-                event_name: &record.event_name,
-                old: &record.change.old_image,
-                new: &record.change.new_image,
-            })
+            notify::events::of_record(&record)
         })
         .map(|n| {
             (
