@@ -114,13 +114,13 @@ impl Receipts {
             return Ok(());
         };
         let session = shared::redact::Fingerprint::of(&key.session);
-        let outcome = self.table.record_receipt(&key, &receipt).await?;
-        let outcome = match outcome {
-            ReceiptOutcome::Moved => {
+        let moved = self.table.record_receipt(&key, &receipt).await? == ReceiptOutcome::Moved;
+        let outcome = match moved {
+            true => {
                 tally.moved += 1;
                 state
             }
-            ReceiptOutcome::Stale => {
+            false => {
                 tally.stale += 1;
                 "stale"
             }
@@ -130,9 +130,7 @@ impl Receipts {
             durationMs = started.elapsed().as_secs_f64() * 1000.0, "receipt");
         // The SMS spend from the prices SNS reports, once per message: a metric in millionths
         // of a dollar, since a metric line counts whole numbers.
-        if outcome != "stale"
-            && let Some(micros) = receipt.price_usd.as_deref().and_then(micro_usd)
-        {
+        if moved && let Some(micros) = receipt.price_usd.as_deref().and_then(micro_usd) {
             tracing::info!(target: TARGET, function = "receipts", outcome = "spent-micro-usd",
                 reason = channel, billed = micros, "receipt price");
         }
