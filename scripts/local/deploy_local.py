@@ -395,13 +395,10 @@ class Replay:
 
     def deliver_receipts(self) -> int:
         """The receipts AWS would send for what moto recorded, to the deployed function."""
-        data = json.loads(urllib.request.urlopen(f"{self.moto_url}/moto-api/data.json").read())
-        payloads = self.standin.new_receipts(data)
-        for payload in payloads:
-            done = self.receipts.invoke(json.dumps(payload).encode())
-            if done.error is not None:
-                raise SystemExit(f"the receipts function failed: {done.error[:500]!r}")
-        return len(payloads)
+        delivered, errors = self.standin.deliver(self.moto_url, lambda p: self.receipts.invoke(p).error)
+        if errors:
+            raise SystemExit(f"the receipts function failed: {errors[0][:500]!r}")
+        return delivered
 
     def reconcile_open(self) -> dict:
         """What reconcile.py --open asks of the deployed reconcile function."""

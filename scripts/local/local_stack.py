@@ -473,14 +473,15 @@ class Stack:
     def deliver_receipts(self) -> int:
         """The receipts AWS would send for every message moto recorded since the last call,
         through the receipts function; how many invocations that took."""
+        def invoke(payload: bytes) -> str | None:
+            failed, answer = self.invoke("receipts", payload)
+            return answer.decode(errors="replace") if failed else None
+
         with self.receipts_lock:
-            data = json.loads(urllib.request.urlopen(f"{self.moto_url}/moto-api/data.json").read())
-            payloads = self.standin.new_receipts(data)
-            for payload in payloads:
-                failed, answer = self.invoke("receipts", json.dumps(payload).encode())
-                if failed:
-                    say(f"the receipts function failed: {answer[:300]!r}")
-            return len(payloads)
+            delivered, errors = self.standin.deliver(self.moto_url, invoke)
+        for error in errors:
+            say(f"the receipts function failed: {error[:300]!r}")
+        return delivered
 
     def receipts_every(self, every: float) -> None:
         """`make local`: receipts arrive a moment after each send, as from AWS."""

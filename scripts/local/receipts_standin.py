@@ -19,6 +19,7 @@ import base64
 import datetime
 import gzip
 import json
+import urllib.request
 import uuid
 
 # Any address at this domain bounces (RFC 2606 reserves .example: no real mailbox is one).
@@ -162,3 +163,12 @@ class StandIn:
                 payloads.append(ses_event(self.account, self.region, self.configuration_set, mail,
                                           "Bounce", bounced, when))
         return payloads
+
+    def deliver(self, moto_url: str, invoke) -> tuple[int, list[str]]:
+        """Hands the receipts of what moto recorded since the last call to `invoke` (one JSON
+        payload each, as bytes; it returns an error's text or None): how many there were, and
+        the errors."""
+        with urllib.request.urlopen(f"{moto_url}/moto-api/data.json") as response:
+            payloads = self.new_receipts(json.loads(response.read()))
+        errors = [e for e in (invoke(json.dumps(p).encode()) for p in payloads) if e]
+        return len(payloads), errors
