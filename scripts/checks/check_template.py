@@ -158,6 +158,19 @@ def allows(statement: dict, principal_service: str | None, actions: set[str]) ->
     return all(covered(a) for a in actions)
 
 
+def function_statements(template: dict, function: dict) -> list[dict]:
+    """Every statement of a function's role as its `Policies` give them: inline statements,
+    and those of a managed policy of the stack it names."""
+    managed = resources_of(template, "AWS::IAM::ManagedPolicy")
+    found = []
+    for entry in function["Properties"].get("Policies", []):
+        if referenced(entry) in managed:
+            found += statements(managed[referenced(entry)]["Properties"]["PolicyDocument"])
+        elif isinstance(entry, dict):
+            found += statements(entry)
+    return found
+
+
 def this_account_only(statement: dict) -> bool:
     conditions = statement.get("Condition", {})
     return any("aws:SourceAccount" in block for block in conditions.values())
@@ -307,8 +320,7 @@ def dead_letter_writer_problems(template: dict) -> list[str]:
             granted = any(
                 allows(s, None, {"kms:GenerateDataKey", "kms:Decrypt"})
                 and referenced(s.get("Resource")) == key_id
-                for policy in props.get("Policies", []) if isinstance(policy, dict)
-                for s in statements(policy))
+                for s in function_statements(template, function))
             if not granted:
                 problems.append(f"{name} writes its failures to {queue} but its role may not "
                                 f"use {key_id} (kms:GenerateDataKey and kms:Decrypt)")
@@ -442,14 +454,8 @@ def limit_window_problems(template: dict) -> list[str]:
     granted; the senders are denied neither."""
     problems = []
     table = {"Fn::GetAtt": ["SessionsTable", "Arn"]}
-    managed = resources_of(template, "AWS::IAM::ManagedPolicy")
     for name, function in resources_of(template, "AWS::Serverless::Function").items():
-        policy = []
-        for entry in function["Properties"].get("Policies", []):
-            if referenced(entry) in managed:
-                policy += statements(managed[referenced(entry)]["Properties"]["PolicyDocument"])
-            elif isinstance(entry, dict):
-                policy += statements(entry)
+        policy = function_statements(template, function)
         granted = {a for s in policy if s.get("Effect") == "Allow"
                    for a in listed(s.get("Action", [])) if a.startswith("dynamodb:")}
         if not granted:
